@@ -1,0 +1,152 @@
+//! Code generation: the column constants, `FromRow` and `Model`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{DeriveInput, Lit};
+
+use crate::ast::{Field, Model};
+use crate::attr::{DefaultLit, Errors};
+use crate::valid;
+
+pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    let model = Model::from_input(input, &mut errors)?;
+    valid::check(&model, &mut errors);
+    errors.finish()?;
+    let primary_key = model.primary_key().expect("checked by valid::check");
+
+    let ident = model.ident;
+    let table = &model.table;
+    let constants = model.fields.iter().map(|f| column_constant(ident, f));
+    let column_defs = model.fields.iter().map(column_def);
+    let column_names = model.fields.iter().map(|f| &f.column);
+    let indexes = index_defs(&model);
+    let decoded = model.fields.iter().enumerate().map(|(i, f)| {
+        let (name, ty) = (f.ident, f.ty);
+        quote_spanned!(ty.span()=> #name: row.get::<#ty>(#i)?)
+    });
+    let key = model.fields[primary_key].ident;
+    let values = model
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != primary_key)
+        .map(|(_, f)| {
+            let (name, ty) = (f.ident, f.ty);
+            quote_spanned!(ty.span()=> <#ty as ::mini_orm::FieldType>::to_value(&self.#name))
+        });
+
+    Ok(quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#constants)*
+        }
+
+        #[automatically_derived]
+        impl ::mini_orm::FromRow for #ident {
+            const COLUMN_NAMES: &'static [&'static str] = &[#(#column_names),*];
+
+            fn from_row(row: &::mini_orm::Row<'_>) -> ::mini_orm::Result<Self> {
+                ::core::result::Result::Ok(Self { #(#decoded),* })
+            }
+        }
+
+        #[automatically_derived]
+        impl ::mini_orm::Model for #ident {
+            const TABLE: &'static ::mini_orm::TableDef = &::mini_orm::TableDef {
+                name: #table,
+                columns: &[#(#column_defs),*],
+                primary_key: #primary_key,
+                indexes: &[#(#indexes),*],
+            };
+
+            fn primary_key(&self) -> i64 {
+                self.#key
+            }
+
+            fn set_primary_key(&mut self, id: i64) {
+                self.#key = id;
+            }
+
+            fn values(&self) -> ::std::vec::Vec<::mini_orm::Value> {
+                ::std::vec![#(#values),*]
+            }
+        }
+    })
+}
+
+fn column_constant(model: &syn::Ident, field: &Field<'_>) -> TokenStream {
+    let (constant, ty, column) = (&field.constant, field.ty, &field.column);
+    let doc = format!("The `{column}` column, for filters, ordering and updates.");
+    quote_spanned! {ty.span()=>
+        #[doc = #doc]
+        pub const #constant: ::mini_orm::Column<#model, #ty> = ::mini_orm::Column::new(#column);
+    }
+}
+
+fn column_def(field: &Field<'_>) -> TokenStream {
+    let (ty, column) = (field.ty, &field.column);
+    let max_len = match field.attrs.max_len {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    };
+    let default = match &field.attrs.default {
+        Some(lit) => {
+            let value = default_value(lit);
+            quote!(::core::option::Option::Some(#value))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    quote_spanned! {ty.span()=>
+        ::mini_orm::ColumnDef {
+            name: #column,
+            sql_type: <#ty as ::mini_orm::FieldType>::SQL_TYPE,
+            nullable: <#ty as ::mini_orm::FieldType>::NULLABLE,
+            max_len: #max_len,
+            default: #default,
+        }
+    }
+}
+
+fn default_value(default: &DefaultLit) -> TokenStream {
+    let sign = if default.negative {
+        quote!(-)
+    } else {
+        quote!()
+    };
+    match &default.lit {
+        Lit::Int(i) => quote!(::mini_orm::DefaultValue::Int(#sign #i)),
+        Lit::Float(f) => quote!(::mini_orm::DefaultValue::Float(#sign #f)),
+        Lit::Bool(b) => quote!(::mini_orm::DefaultValue::Bool(#b)),
+        Lit::Str(s) => quote!(::mini_orm::DefaultValue::Text(#s)),
+        _ => unreachable!("attr::default_lit accepts only these literals"),
+    }
+}
+
+fn index_defs(model: &Model<'_>) -> Vec<TokenStream> {
+    let column_of = |name: &syn::Ident| {
+        model
+            .fields
+            .iter()
+            .find(|f| f.ident == name)
+            .map(|f| f.column.clone())
+            .unwrap_or_default()
+    };
+    let mut defs = Vec::new();
+    for field in &model.fields {
+        let column = &field.column;
+        if field.attrs.unique.is_some() {
+            defs.push(quote!(::mini_orm::IndexDef { columns: &[#column], unique: true }));
+        }
+        if field.attrs.index.is_some() {
+            defs.push(quote!(::mini_orm::IndexDef { columns: &[#column], unique: false }));
+        }
+    }
+    for index in &model.indexes {
+        let columns = index.fields.iter().map(column_of);
+        let unique = index.unique;
+        defs.push(quote!(::mini_orm::IndexDef { columns: &[#(#columns),*], unique: #unique }));
+    }
+    defs
+}

@@ -1,0 +1,342 @@
+//! Typed column handles and what they build: filters, orderings and assignments.
+//!
+//! `#[derive(Model)]` gives each field a constant such as `User::NAME: Column<User, String>`.
+//! A misspelt column is therefore an unknown constant, and a filter value of the wrong type does
+//! not convert to the column's type: both are compile errors.
+
+use std::marker::PhantomData;
+use std::ops::{BitAnd, BitOr, Not};
+
+use crate::value::{FieldType, NotNull, Numeric, Textual, Value};
+
+/// A column of model `M` holding values of Rust type `T`.
+pub struct Column<M, T> {
+    name: &'static str,
+    _marker: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Column<M, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<M, T> Copy for Column<M, T> {}
+
+impl<M, T> std::fmt::Debug for Column<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Column({})", self.name)
+    }
+}
+
+/// A boolean condition over the rows of model `M`, combined with `&`, `|` and `!`.
+#[derive(Debug, Clone)]
+pub struct Filter<M> {
+    pub(crate) expr: Expr,
+    _marker: PhantomData<fn() -> M>,
+}
+
+/// The untyped tree behind a [`Filter`].
+#[derive(Debug, Clone)]
+pub(crate) enum Expr {
+    Compare {
+        column: &'static str,
+        op: CompareOp,
+        value: Value,
+    },
+    In {
+        column: &'static str,
+        values: Vec<Value>,
+        negated: bool,
+    },
+    Like {
+        column: &'static str,
+        pattern: String,
+    },
+    IsNull {
+        column: &'static str,
+        negated: bool,
+    },
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CompareOp {
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "=",
+            CompareOp::Ne => "<>",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+}
+
+/// A sort key: a column and a direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Order<M> {
+    pub(crate) column: &'static str,
+    pub(crate) descending: bool,
+    _marker: PhantomData<fn() -> M>,
+}
+
+/// One `SET` clause of a conditional update.
+#[derive(Debug, Clone)]
+pub struct Assignment<M> {
+    pub(crate) column: &'static str,
+    pub(crate) change: Change,
+    _marker: PhantomData<fn() -> M>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Change {
+    /// `column = ?`
+    Set(Value),
+    /// `column = column + ?`
+    Add(Value),
+}
+
+impl<M> Filter<M> {
+    fn new(expr: Expr) -> Self {
+        Filter {
+            expr,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Both conditions (SQL `AND`); the same as `self & other`.
+    pub fn and(self, other: Filter<M>) -> Filter<M> {
+        Filter::new(match (self.expr, other.expr) {
+            (Expr::And(mut left), Expr::And(right)) => {
+                left.extend(right);
+                Expr::And(left)
+            }
+            (Expr::And(mut left), right) => {
+                left.push(right);
+                Expr::And(left)
+            }
+            (left, right) => Expr::And(vec![left, right]),
+        })
+    }
+
+    /// Either condition (SQL `OR`); the same as `self | other`.
+    pub fn or(self, other: Filter<M>) -> Filter<M> {
+        Filter::new(match (self.expr, other.expr) {
+            (Expr::Or(mut left), right) => {
+                left.push(right);
+                Expr::Or(left)
+            }
+            (left, right) => Expr::Or(vec![left, right]),
+        })
+    }
+}
+
+impl<M> BitAnd for Filter<M> {
+    type Output = Filter<M>;
+    fn bitand(self, other: Filter<M>) -> Filter<M> {
+        self.and(other)
+    }
+}
+
+impl<M> BitOr for Filter<M> {
+    type Output = Filter<M>;
+    fn bitor(self, other: Filter<M>) -> Filter<M> {
+        self.or(other)
+    }
+}
+
+impl<M> Not for Filter<M> {
+    type Output = Filter<M>;
+    fn not(self) -> Filter<M> {
+        Filter::new(Expr::Not(Box::new(self.expr)))
+    }
+}
+
+impl<M, T: FieldType> Column<M, T> {
+    /// The handle for column `name`; the derive creates these, one per field.
+    #[doc(hidden)]
+    pub const fn new(name: &'static str) -> Self {
+        Column {
+            name,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The column name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn compare(self, op: CompareOp, value: impl Into<T::Inner>) -> Filter<M> {
+        Filter::new(Expr::Compare {
+            column: self.name,
+            op,
+            value: value.into().to_value(),
+        })
+    }
+
+    /// `column = value`
+    pub fn eq(self, value: impl Into<T::Inner>) -> Filter<M> {
+        self.compare(CompareOp::Eq, value)
+    }
+
+    /// `column <> value`
+    pub fn ne(self, value: impl Into<T::Inner>) -> Filter<M> {
+        self.compare(CompareOp::Ne, value)
+    }
+
+    /// `column < value`
+    pub fn lt(self, value: impl Into<T::Inner>) -> Filter<M> {
+        self.compare(CompareOp::Lt, value)
+    }
+
+    /// `column <= value`
+    pub fn le(self, value: impl Into<T::Inner>) -> Filter<M> {
+        self.compare(CompareOp::Le, value)
+    }
+
+    /// `column > value`
+    pub fn gt(self, value: impl Into<T::Inner>) -> Filter<M> {
+        self.compare(CompareOp::Gt, value)
+    }
+
+    /// `column >= value`
+    pub fn ge(self, value: impl Into<T::Inner>) -> Filter<M> {
+        self.compare(CompareOp::Ge, value)
+    }
+
+    /// `column IN (values…)`; an empty list matches no row.
+    pub fn is_in<V: Into<T::Inner>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
+        self.in_list(values, false)
+    }
+
+    /// `column NOT IN (values…)`; an empty list matches every row.
+    pub fn not_in<V: Into<T::Inner>>(self, values: impl IntoIterator<Item = V>) -> Filter<M> {
+        self.in_list(values, true)
+    }
+
+    fn in_list<V: Into<T::Inner>>(
+        self,
+        values: impl IntoIterator<Item = V>,
+        negated: bool,
+    ) -> Filter<M> {
+        Filter::new(Expr::In {
+            column: self.name,
+            values: values.into_iter().map(|v| v.into().to_value()).collect(),
+            negated,
+        })
+    }
+
+    /// Sort by this column, smallest first.
+    pub fn asc(self) -> Order<M> {
+        Order {
+            column: self.name,
+            descending: false,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Sort by this column, largest first.
+    pub fn desc(self) -> Order<M> {
+        Order {
+            column: self.name,
+            descending: true,
+            _marker: PhantomData,
+        }
+    }
+
+    /// `SET column = value`, for [`Select::update`](crate::Select::update).
+    pub fn set(self, value: impl Into<T>) -> Assignment<M> {
+        Assignment {
+            column: self.name,
+            change: Change::Set(value.into().to_value()),
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M, T: Numeric> Column<M, T> {
+    /// `SET column = column + amount`: an atomic increment (or decrement, with a negative
+    /// amount) that needs no read first.
+    pub fn add(self, amount: impl Into<T::Inner>) -> Assignment<M> {
+        Assignment {
+            column: self.name,
+            change: Change::Add(amount.into().to_value()),
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<M, T: Textual> Column<M, T> {
+    /// `column LIKE pattern`: `%` matches any run of characters, `_` any one character, and `\`
+    /// makes the next character literal. Case-sensitive on both backends.
+    pub fn like(self, pattern: impl Into<String>) -> Filter<M> {
+        Filter::new(Expr::Like {
+            column: self.name,
+            pattern: pattern.into(),
+        })
+    }
+
+    /// The column contains `text` literally (its `%`, `_` and `\` have no special meaning).
+    pub fn contains(self, text: &str) -> Filter<M> {
+        self.like(format!("%{}%", escape_like(text)))
+    }
+
+    /// The column starts with `text` literally.
+    pub fn starts_with(self, text: &str) -> Filter<M> {
+        self.like(format!("{}%", escape_like(text)))
+    }
+}
+
+impl<M, T: NotNull> Column<M, Option<T>> {
+    /// `column IS NULL`
+    pub fn is_null(self) -> Filter<M> {
+        Filter::new(Expr::IsNull {
+            column: self.name,
+            negated: false,
+        })
+    }
+
+    /// `column IS NOT NULL`
+    pub fn is_not_null(self) -> Filter<M> {
+        Filter::new(Expr::IsNull {
+            column: self.name,
+            negated: true,
+        })
+    }
+}
+
+/// `text` with the `LIKE` wildcards and the escape character escaped.
+pub fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_like_escapes_wildcards_and_itself() {
+        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+}

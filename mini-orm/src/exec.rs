@@ -1,0 +1,263 @@
+//! Where statements run: the [`Db`] handle, [`Transaction`]s, and the [`Executor`] trait that lets
+//! every operation take either.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::backend::{
+    mysql::MySqlDb,
+    sqlite::{SqliteDb, SqliteTx},
+};
+use crate::error::Result;
+use crate::model::{FromRow, Model};
+use crate::schema;
+use crate::sql::{Backend, Statement};
+
+/// A connection pool to one database, chosen by URL. Cheap to clone; clones share the pool.
+///
+/// | URL | backend |
+/// |---|---|
+/// | `sqlite::memory:` | a private in-memory SQLite database |
+/// | `sqlite://data/app.db`, `sqlite:///abs/app.db` | a SQLite file (created if missing), in WAL mode |
+/// | `mysql://user:password@host:3306/database` | MySQL or MariaDB |
+///
+/// SQLite statements run on the calling task, without a hop to another thread: reads use a
+/// small pool of read-only connections, writes and transactions one writer connection that tasks
+/// take in turn, so concurrent writers in one process never see `SQLITE_BUSY`. Other processes
+/// writing the same file are waited for up to the busy timeout (5 s; `?busy_timeout_ms=N`).
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+enum DbInner {
+    Sqlite(SqliteDb),
+    MySql(MySqlDb),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens a pool for `url` (see the table above) and checks that the database answers.
+    pub async fn connect(url: &str) -> Result<Db> {
+        let inner = if let Some(rest) = url.strip_prefix("sqlite:") {
+            DbInner::Sqlite(SqliteDb::open(rest)?)
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            DbInner::MySql(MySqlDb::connect(url).await?)
+        } else {
+            return Err(crate::Error::InvalidUrl(format!(
+                "`{url}`: expected sqlite::memory:, sqlite://PATH or mysql://USER@HOST/DATABASE"
+            )));
+        };
+        Ok(Db {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The backend this pool talks to.
+    pub fn backend(&self) -> Backend {
+        match &*self.inner {
+            DbInner::Sqlite(_) => Backend::Sqlite,
+            DbInner::MySql(_) => Backend::MySql,
+        }
+    }
+
+    /// Starts a transaction. It ends with [`Transaction::commit`]; dropped without one, it rolls
+    /// back. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so it cannot fail
+    /// half-way with `SQLITE_BUSY`.
+    pub async fn begin(&self) -> Result<Transaction> {
+        let inner = match &*self.inner {
+            DbInner::Sqlite(db) => TxInner::Sqlite(db.begin().await?),
+            DbInner::MySql(db) => TxInner::MySql(db.begin().await?),
+        };
+        Ok(Transaction { inner })
+    }
+
+    /// Creates `M`'s table and its indexes if they do not exist yet (idempotent).
+    pub async fn create_table<M: Model>(&self) -> Result<()> {
+        for sql in schema::create_table(self.backend(), M::TABLE) {
+            execute(
+                self,
+                Statement {
+                    sql,
+                    params: Vec::new(),
+                    table: None,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops `M`'s table if it exists.
+    pub async fn drop_table<M: Model>(&self) -> Result<()> {
+        let sql = schema::drop_table(self.backend(), M::TABLE);
+        execute(
+            self,
+            Statement {
+                sql,
+                params: Vec::new(),
+                table: None,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Closes the pool's connections, waiting for MySQL connections to say goodbye. Other clones
+    /// of this `Db` fail with [`Error::Unavailable`](crate::Error::Unavailable) afterwards.
+    pub async fn close(&self) -> Result<()> {
+        match &*self.inner {
+            DbInner::Sqlite(_) => Ok(()),
+            DbInner::MySql(db) => db.close().await,
+        }
+    }
+}
+
+/// A database transaction: every operation given `&mut tx` runs inside it.
+///
+/// ```ignore
+/// let mut tx = db.begin().await?;
+/// user.save(&mut tx).await?;
+/// Notice::query().filter(Notice::USER_ID.eq(user.id)).delete(&mut tx).await?;
+/// tx.commit().await?; // without this, dropping `tx` rolls everything back
+/// ```
+pub struct Transaction {
+    inner: TxInner,
+}
+
+enum TxInner {
+    Sqlite(SqliteTx),
+    MySql(mysql_async::Transaction<'static>),
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+impl Transaction {
+    fn backend(&self) -> Backend {
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::MySql(_) => Backend::MySql,
+        }
+    }
+
+    /// Makes the transaction's changes permanent.
+    pub async fn commit(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit(),
+            TxInner::MySql(tx) => crate::backend::mysql::commit(tx).await,
+        }
+    }
+
+    /// Discards the transaction's changes (as dropping it does, but reporting errors).
+    pub async fn rollback(self) -> Result<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.rollback(),
+            TxInner::MySql(tx) => crate::backend::mysql::rollback(tx).await,
+        }
+    }
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for &super::Db {}
+    impl Sealed for &mut super::Transaction {}
+}
+
+/// Where an operation runs: `&Db` (each statement on its own, autocommitted) or
+/// `&mut Transaction` (inside the transaction).
+pub trait Executor: Send + sealed::Sealed {
+    /// The backend, which decides the SQL dialect.
+    fn backend(&self) -> Backend;
+    #[doc(hidden)]
+    fn target(&mut self) -> Target<'_>;
+}
+
+#[doc(hidden)]
+pub enum Target<'a> {
+    Db(&'a Db),
+    Tx(&'a mut Transaction),
+}
+
+impl Executor for &Db {
+    fn backend(&self) -> Backend {
+        Db::backend(self)
+    }
+    fn target(&mut self) -> Target<'_> {
+        Target::Db(self)
+    }
+}
+
+impl Executor for &mut Transaction {
+    fn backend(&self) -> Backend {
+        Transaction::backend(self)
+    }
+    fn target(&mut self) -> Target<'_> {
+        Target::Tx(self)
+    }
+}
+
+/// What a statement that returns no rows did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Done {
+    /// Rows the statement matched (not only those whose values changed), on both backends.
+    pub rows_matched: u64,
+    /// The primary key generated by an `INSERT`.
+    pub last_insert_id: Option<i64>,
+}
+
+pub(crate) async fn execute(mut exec: impl Executor, stmt: Statement) -> Result<Done> {
+    let started = Instant::now();
+    let done = match exec.target() {
+        Target::Db(db) => match &*db.inner {
+            DbInner::Sqlite(db) => db.execute(&stmt).await,
+            DbInner::MySql(db) => db.execute(&stmt).await,
+        },
+        Target::Tx(tx) => match &mut tx.inner {
+            TxInner::Sqlite(tx) => tx.execute(&stmt),
+            TxInner::MySql(tx) => crate::backend::mysql::execute(tx, &stmt).await,
+        },
+    };
+    trace(&stmt, started, done.as_ref().map(|d| d.rows_matched));
+    done
+}
+
+pub(crate) async fn fetch<R: FromRow>(mut exec: impl Executor, stmt: Statement) -> Result<Vec<R>> {
+    let started = Instant::now();
+    let rows = match exec.target() {
+        Target::Db(db) => match &*db.inner {
+            DbInner::Sqlite(db) => db.fetch(&stmt).await,
+            DbInner::MySql(db) => db.fetch(&stmt).await,
+        },
+        Target::Tx(tx) => match &mut tx.inner {
+            TxInner::Sqlite(tx) => tx.fetch(&stmt),
+            TxInner::MySql(tx) => crate::backend::mysql::fetch(tx, &stmt).await,
+        },
+    };
+    trace(&stmt, started, rows.as_ref().map(|r| r.len() as u64));
+    rows
+}
+
+/// One debug event per statement: its text, how long it took, and its row count or error.
+/// Parameters are not logged: they may be passwords or tokens.
+fn trace(stmt: &Statement, started: Instant, outcome: Result<u64, &crate::Error>) {
+    if tracing::enabled!(target: "mini_orm::sql", tracing::Level::DEBUG) {
+        let micros = started.elapsed().as_micros() as u64;
+        match outcome {
+            Ok(rows) => tracing::debug!(target: "mini_orm::sql", sql = %stmt.sql, micros, rows),
+            Err(error) => tracing::debug!(target: "mini_orm::sql", sql = %stmt.sql, micros, %error),
+        }
+    }
+}

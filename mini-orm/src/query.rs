@@ -1,0 +1,150 @@
+//! [`Select`]: the builder behind `Model::query()`, for reading, counting, updating and deleting
+//! the rows that match a filter.
+
+use std::marker::PhantomData;
+
+use crate::column::{Assignment, Expr, Filter, Order};
+use crate::error::{Error, Result};
+use crate::exec::{self, Executor};
+use crate::model::Model;
+use crate::sql::{self, Clauses};
+
+/// The rows of model `M` that match a filter, with an order and a window.
+///
+/// ```ignore
+/// let page = Movie::query()
+///     .filter(Movie::IS_DELETED.eq(false) & Movie::NAME.contains("cat"))
+///     .order_by(Movie::ID.desc())
+///     .limit(20)
+///     .offset(40)
+///     .all(&db)
+///     .await?;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a query does nothing until it is run with `all`, `first`, `count`, `update` or `delete`"]
+pub struct Select<M> {
+    filter: Option<Expr>,
+    order: Vec<(&'static str, bool)>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Default for Select<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> Select<M> {
+    /// Every row of the table.
+    pub fn new() -> Self {
+        Select {
+            filter: None,
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            _model: PhantomData,
+        }
+    }
+
+    /// Keeps only the rows that match `filter` as well as every filter given before.
+    pub fn filter(mut self, filter: Filter<M>) -> Self {
+        self.filter = Some(match self.filter.take() {
+            None => filter.expr,
+            Some(Expr::And(mut parts)) => {
+                parts.push(filter.expr);
+                Expr::And(parts)
+            }
+            Some(previous) => Expr::And(vec![previous, filter.expr]),
+        });
+        self
+    }
+
+    /// Sorts by `order`, after any order given before.
+    pub fn order_by(mut self, order: Order<M>) -> Self {
+        self.order.push((&order).into());
+        self
+    }
+
+    /// Returns at most `n` rows.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    fn clauses(&self) -> Clauses<'_> {
+        Clauses {
+            filter: self.filter.as_ref(),
+            order: &self.order,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+
+    /// Every matching row, in order.
+    pub async fn all(self, exec: impl Executor) -> Result<Vec<M>> {
+        let stmt = sql::select(exec.backend(), M::TABLE, &self.clauses());
+        exec::fetch(exec, stmt).await
+    }
+
+    /// The first matching row, if any.
+    pub async fn first(mut self, exec: impl Executor) -> Result<Option<M>> {
+        self.limit = Some(1);
+        Ok(self.all(exec).await?.pop())
+    }
+
+    /// How many rows match (order, limit and offset do not change the count, so it serves as the
+    /// total of a paged list).
+    pub async fn count(self, exec: impl Executor) -> Result<u64> {
+        let stmt = sql::count(exec.backend(), M::TABLE, self.filter.as_ref());
+        let rows: Vec<(i64,)> = exec::fetch(exec, stmt).await?;
+        let count = rows.first().map_or(0, |row| row.0);
+        u64::try_from(count).map_err(|_| Error::Database("COUNT(*) was negative".into()))
+    }
+
+    /// Whether any row matches.
+    pub async fn exists(self, exec: impl Executor) -> Result<bool> {
+        Ok(self.first(exec).await?.is_some())
+    }
+
+    /// Applies `assignments` to every matching row in one atomic `UPDATE` and returns how many
+    /// rows matched (whether or not their values changed, on both backends).
+    ///
+    /// With a filter, this is a conditional update: `Account::query().filter(Account::BALANCE
+    /// .ge(10)).update(&db, [Account::BALANCE.add(-10)])` spends only if the balance allows.
+    pub async fn update(
+        self,
+        exec: impl Executor,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+    ) -> Result<u64> {
+        self.refuse_window()?;
+        let assignments: Vec<_> = assignments.into_iter().collect();
+        let stmt = sql::update(exec.backend(), M::TABLE, &assignments, self.filter.as_ref())?;
+        Ok(exec::execute(exec, stmt).await?.rows_matched)
+    }
+
+    /// Deletes every matching row and returns how many there were.
+    pub async fn delete(self, exec: impl Executor) -> Result<u64> {
+        self.refuse_window()?;
+        let stmt = sql::delete(exec.backend(), M::TABLE, self.filter.as_ref());
+        Ok(exec::execute(exec, stmt).await?.rows_matched)
+    }
+
+    /// An order, limit or offset on an update or delete would be ignored by one backend or the
+    /// other: better refuse it than touch more rows than meant.
+    fn refuse_window(&self) -> Result<()> {
+        if self.order.is_empty() && self.limit.is_none() && self.offset.is_none() {
+            return Ok(());
+        }
+        Err(Error::InvalidQuery(
+            "an update or a delete cannot have an order, a limit or an offset",
+        ))
+    }
+}

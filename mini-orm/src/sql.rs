@@ -1,0 +1,392 @@
+//! SQL text for each operation, in the dialect of each backend.
+//!
+//! Every value travels as a bound parameter (`?` on both backends); only identifiers that the
+//! derive checked at compile time are written into the text, and always quoted.
+
+use std::fmt::Write;
+
+use crate::column::{Assignment, Change, Expr, Order};
+use crate::error::{Error, Result};
+use crate::model::{ColumnDef, TableDef};
+use crate::value::{SqlType, Value};
+
+/// Which database a [`Db`](crate::Db) talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite, embedded, through rusqlite.
+    Sqlite,
+    /// MySQL or MariaDB, through mysql_async.
+    MySql,
+}
+
+impl Backend {
+    /// Appends `ident` quoted for this backend.
+    pub(crate) fn quote(self, ident: &str, out: &mut String) {
+        let q = match self {
+            Backend::Sqlite => '"',
+            Backend::MySql => '`',
+        };
+        out.push(q);
+        for c in ident.chars() {
+            if c == q {
+                out.push(q);
+            }
+            out.push(c);
+        }
+        out.push(q);
+    }
+
+    pub(crate) fn quoted(self, ident: &str) -> String {
+        let mut out = String::with_capacity(ident.len() + 2);
+        self.quote(ident, &mut out);
+        out
+    }
+
+    /// The `ESCAPE` clause that makes `\` the `LIKE` escape character.
+    fn like_escape(self) -> &'static str {
+        match self {
+            Backend::Sqlite => r" ESCAPE '\'",
+            Backend::MySql => r" ESCAPE '\\'",
+        }
+    }
+}
+
+/// A statement ready to run: text, parameters, and the table it concerns (so that a unique
+/// violation can be reported with the constraint's columns).
+#[derive(Debug)]
+pub(crate) struct Statement {
+    pub sql: String,
+    pub params: Vec<Value>,
+    pub table: Option<&'static TableDef>,
+}
+
+impl Statement {
+    fn new(table: &'static TableDef) -> Self {
+        Statement {
+            sql: String::with_capacity(128),
+            params: Vec::new(),
+            table: Some(table),
+        }
+    }
+}
+
+/// The parts of a `SELECT`, `UPDATE` or `DELETE` that `Select` collects.
+pub(crate) struct Clauses<'a> {
+    pub filter: Option<&'a Expr>,
+    pub order: &'a [(&'static str, bool)],
+    pub limit: Option<u64>,
+    pub offset: Option<u64>,
+}
+
+impl<M> From<&Order<M>> for (&'static str, bool) {
+    fn from(order: &Order<M>) -> Self {
+        (order.column, order.descending)
+    }
+}
+
+fn column_list(backend: Backend, table: &TableDef, out: &mut String) {
+    for (i, column) in table.columns.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        backend.quote(column.name, out);
+    }
+}
+
+fn select_from(backend: Backend, table: &'static TableDef) -> Statement {
+    let mut stmt = Statement::new(table);
+    stmt.sql.push_str("SELECT ");
+    column_list(backend, table, &mut stmt.sql);
+    stmt.sql.push_str(" FROM ");
+    backend.quote(table.name, &mut stmt.sql);
+    stmt
+}
+
+fn where_primary_key(backend: Backend, table: &TableDef, id: i64, stmt: &mut Statement) {
+    stmt.sql.push_str(" WHERE ");
+    backend.quote(table.primary_key().name, &mut stmt.sql);
+    stmt.sql.push_str(" = ?");
+    stmt.params.push(Value::Int(id));
+}
+
+pub(crate) fn select_by_primary_key(
+    backend: Backend,
+    table: &'static TableDef,
+    id: i64,
+) -> Statement {
+    let mut stmt = select_from(backend, table);
+    where_primary_key(backend, table, id, &mut stmt);
+    stmt
+}
+
+/// Refuses text longer than its column's `max_len`, the same way on both backends.
+fn check_length(column: &ColumnDef, value: &Value) -> Result<()> {
+    if let (Some(max_len), Value::Text(text)) = (column.max_len, value) {
+        let len = text.chars().count();
+        if len > max_len as usize {
+            return Err(Error::ValueTooLong {
+                column: column.name,
+                max_len,
+                len,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn check_lengths(table: &TableDef, values: &[Value]) -> Result<()> {
+    table
+        .value_columns()
+        .zip(values)
+        .try_for_each(|(column, value)| check_length(column, value))
+}
+
+pub(crate) fn insert(
+    backend: Backend,
+    table: &'static TableDef,
+    values: Vec<Value>,
+) -> Result<Statement> {
+    check_lengths(table, &values)?;
+    let mut stmt = Statement::new(table);
+    stmt.sql.push_str("INSERT INTO ");
+    backend.quote(table.name, &mut stmt.sql);
+    stmt.sql.push_str(" (");
+    for (i, column) in table.value_columns().enumerate() {
+        if i > 0 {
+            stmt.sql.push_str(", ");
+        }
+        backend.quote(column.name, &mut stmt.sql);
+    }
+    stmt.sql.push_str(") VALUES (");
+    for i in 0..values.len() {
+        stmt.sql.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    stmt.sql.push(')');
+    stmt.params = values;
+    Ok(stmt)
+}
+
+pub(crate) fn update_by_primary_key(
+    backend: Backend,
+    table: &'static TableDef,
+    values: Vec<Value>,
+    id: i64,
+) -> Result<Statement> {
+    check_lengths(table, &values)?;
+    let mut stmt = Statement::new(table);
+    stmt.sql.push_str("UPDATE ");
+    backend.quote(table.name, &mut stmt.sql);
+    stmt.sql.push_str(" SET ");
+    for (i, column) in table.value_columns().enumerate() {
+        if i > 0 {
+            stmt.sql.push_str(", ");
+        }
+        backend.quote(column.name, &mut stmt.sql);
+        stmt.sql.push_str(" = ?");
+    }
+    stmt.params = values;
+    where_primary_key(backend, table, id, &mut stmt);
+    Ok(stmt)
+}
+
+pub(crate) fn delete_by_primary_key(
+    backend: Backend,
+    table: &'static TableDef,
+    id: i64,
+) -> Statement {
+    let mut stmt = Statement::new(table);
+    stmt.sql.push_str("DELETE FROM ");
+    backend.quote(table.name, &mut stmt.sql);
+    where_primary_key(backend, table, id, &mut stmt);
+    stmt
+}
+
+pub(crate) fn select(
+    backend: Backend,
+    table: &'static TableDef,
+    clauses: &Clauses<'_>,
+) -> Statement {
+    let mut stmt = select_from(backend, table);
+    where_clause(backend, clauses.filter, &mut stmt);
+    if !clauses.order.is_empty() {
+        stmt.sql.push_str(" ORDER BY ");
+        for (i, (column, descending)) in clauses.order.iter().enumerate() {
+            if i > 0 {
+                stmt.sql.push_str(", ");
+            }
+            backend.quote(column, &mut stmt.sql);
+            stmt.sql
+                .push_str(if *descending { " DESC" } else { " ASC" });
+        }
+    }
+    if clauses.limit.is_some() || clauses.offset.is_some() {
+        // Both dialects need a LIMIT before an OFFSET; "no limit" is the largest one.
+        let limit = clauses
+            .limit
+            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
+        stmt.sql.push_str(" LIMIT ?");
+        stmt.params.push(Value::Int(limit));
+        if let Some(offset) = clauses.offset {
+            stmt.sql.push_str(" OFFSET ?");
+            stmt.params
+                .push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        }
+    }
+    stmt
+}
+
+pub(crate) fn count(
+    backend: Backend,
+    table: &'static TableDef,
+    filter: Option<&Expr>,
+) -> Statement {
+    let mut stmt = Statement::new(table);
+    stmt.sql.push_str("SELECT COUNT(*) FROM ");
+    backend.quote(table.name, &mut stmt.sql);
+    where_clause(backend, filter, &mut stmt);
+    stmt
+}
+
+pub(crate) fn delete(
+    backend: Backend,
+    table: &'static TableDef,
+    filter: Option<&Expr>,
+) -> Statement {
+    let mut stmt = Statement::new(table);
+    stmt.sql.push_str("DELETE FROM ");
+    backend.quote(table.name, &mut stmt.sql);
+    where_clause(backend, filter, &mut stmt);
+    stmt
+}
+
+pub(crate) fn update<M>(
+    backend: Backend,
+    table: &'static TableDef,
+    assignments: &[Assignment<M>],
+    filter: Option<&Expr>,
+) -> Result<Statement> {
+    if assignments.is_empty() {
+        return Err(Error::InvalidQuery(
+            "an update needs at least one assignment",
+        ));
+    }
+    let mut stmt = Statement::new(table);
+    stmt.sql.push_str("UPDATE ");
+    backend.quote(table.name, &mut stmt.sql);
+    stmt.sql.push_str(" SET ");
+    for (i, assignment) in assignments.iter().enumerate() {
+        if i > 0 {
+            stmt.sql.push_str(", ");
+        }
+        backend.quote(assignment.column, &mut stmt.sql);
+        stmt.sql.push_str(" = ");
+        match &assignment.change {
+            Change::Set(value) => {
+                if let Some(column) = table.columns.iter().find(|c| c.name == assignment.column) {
+                    check_length(column, value)?;
+                }
+                stmt.sql.push('?');
+                stmt.params.push(value.clone());
+            }
+            Change::Add(amount) => {
+                backend.quote(assignment.column, &mut stmt.sql);
+                stmt.sql.push_str(" + ?");
+                stmt.params.push(amount.clone());
+            }
+        }
+    }
+    where_clause(backend, filter, &mut stmt);
+    Ok(stmt)
+}
+
+fn where_clause(backend: Backend, filter: Option<&Expr>, stmt: &mut Statement) {
+    if let Some(expr) = filter {
+        stmt.sql.push_str(" WHERE ");
+        render(backend, expr, stmt);
+    }
+}
+
+fn render(backend: Backend, expr: &Expr, stmt: &mut Statement) {
+    match expr {
+        Expr::Compare { column, op, value } => {
+            backend.quote(column, &mut stmt.sql);
+            let _ = write!(stmt.sql, " {} ?", op.sql());
+            stmt.params.push(value.clone());
+        }
+        Expr::In {
+            values, negated, ..
+        } if values.is_empty() => {
+            stmt.sql.push_str(if *negated { "1 = 1" } else { "1 = 0" });
+        }
+        Expr::In {
+            column,
+            values,
+            negated,
+        } => {
+            backend.quote(column, &mut stmt.sql);
+            stmt.sql
+                .push_str(if *negated { " NOT IN (" } else { " IN (" });
+            for i in 0..values.len() {
+                stmt.sql.push_str(if i == 0 { "?" } else { ", ?" });
+            }
+            stmt.sql.push(')');
+            stmt.params.extend(values.iter().cloned());
+        }
+        Expr::Like { column, pattern } => {
+            backend.quote(column, &mut stmt.sql);
+            stmt.sql.push_str(" LIKE ?");
+            stmt.sql.push_str(backend.like_escape());
+            stmt.params.push(Value::Text(pattern.clone()));
+        }
+        Expr::IsNull { column, negated } => {
+            backend.quote(column, &mut stmt.sql);
+            stmt.sql
+                .push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
+        }
+        Expr::And(parts) | Expr::Or(parts) => {
+            let joiner = if matches!(expr, Expr::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            stmt.sql.push('(');
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    stmt.sql.push_str(joiner);
+                }
+                render(backend, part, stmt);
+            }
+            stmt.sql.push(')');
+        }
+        Expr::Not(inner) => {
+            stmt.sql.push_str("NOT (");
+            render(backend, inner, stmt);
+            stmt.sql.push(')');
+        }
+    }
+}
+
+/// The column type in this backend's DDL.
+pub(crate) fn column_type(
+    backend: Backend,
+    sql_type: SqlType,
+    max_len: Option<u32>,
+    indexed: bool,
+) -> String {
+    match (backend, sql_type) {
+        (Backend::Sqlite, SqlType::BigInt | SqlType::Int | SqlType::Bool) => "INTEGER".into(),
+        (Backend::Sqlite, SqlType::Double) => "REAL".into(),
+        (Backend::Sqlite, SqlType::Text) => "TEXT".into(),
+        (Backend::Sqlite, SqlType::Blob) => "BLOB".into(),
+        (Backend::MySql, SqlType::BigInt) => "BIGINT".into(),
+        (Backend::MySql, SqlType::Int) => "INT".into(),
+        (Backend::MySql, SqlType::Bool) => "BOOLEAN".into(),
+        (Backend::MySql, SqlType::Double) => "DOUBLE".into(),
+        // An index needs a bounded length on MySQL; 255 characters of utf8mb4 fit InnoDB's limit.
+        (Backend::MySql, SqlType::Text) => match max_len.or(indexed.then_some(255)) {
+            Some(n) => format!("VARCHAR({n})"),
+            None => "TEXT".into(),
+        },
+        (Backend::MySql, SqlType::Blob) => "LONGBLOB".into(),
+    }
+}

@@ -1,0 +1,257 @@
+//! Values crossing the boundary between Rust fields and database columns, and the
+//! [`FieldType`] trait that says which Rust types a model field may have.
+
+use crate::error::DecodeError;
+
+/// An owned value bound to a statement parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// Any integer (booleans are stored as 0 and 1).
+    Int(i64),
+    /// A double-precision float.
+    Float(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Raw bytes.
+    Blob(Vec<u8>),
+}
+
+/// A value borrowed from a row that a driver returned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Text or bytes (MySQL does not tell them apart on the wire).
+    Bytes(&'a [u8]),
+    /// A value of a kind this crate does not map (a MySQL `DATE`, say), named for the message.
+    Unsupported(&'static str),
+}
+
+impl ValueRef<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            ValueRef::Null => "NULL",
+            ValueRef::Int(_) => "an integer",
+            ValueRef::Float(_) => "a float",
+            ValueRef::Bytes(_) => "text or bytes",
+            ValueRef::Unsupported(kind) => kind,
+        }
+    }
+
+    fn mismatch(&self, wanted: &str) -> DecodeError {
+        DecodeError::new(format!("expected {wanted}, found {}", self.kind()))
+    }
+}
+
+/// The column type a field maps to; each backend spells it in its own DDL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SqlType {
+    /// 64-bit integer (`BIGINT` / `INTEGER`).
+    BigInt,
+    /// 32-bit integer (`INT` / `INTEGER`).
+    Int,
+    /// Boolean (`BOOLEAN` / `INTEGER` holding 0 or 1).
+    Bool,
+    /// Double-precision float (`DOUBLE` / `REAL`).
+    Double,
+    /// Text (`VARCHAR(max_len)` or `TEXT` / `TEXT`).
+    Text,
+    /// Bytes (`LONGBLOB` / `BLOB`).
+    Blob,
+}
+
+/// A Rust type that can be stored in one column.
+///
+/// Implemented for `i64`, `i32`, `bool`, `f64`, `String`, `Vec<u8>` and `Option` of any of them
+/// (a nullable column). Implement it for your own type (an enum stored as text, say) to use it as
+/// a field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a model field",
+    label = "unsupported field type",
+    note = "supported field types: i64, i32, bool, f64, String, Vec<u8>, and Option<T> of these for a nullable column",
+    note = "to store your own type, implement `mini_orm::FieldType` for it"
+)]
+pub trait FieldType: Sized {
+    /// The non-null type behind this one: `T` for both `T` and `Option<T>`. Filters take values
+    /// of this type.
+    type Inner: FieldType;
+    /// The column type.
+    const SQL_TYPE: SqlType;
+    /// Whether the column accepts `NULL`.
+    const NULLABLE: bool = false;
+    /// The value to bind for this field.
+    fn to_value(&self) -> Value;
+    /// The field from a value read back.
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError>;
+}
+
+/// Field types that support arithmetic in an atomic update (`Column::add`).
+pub trait Numeric: FieldType {}
+impl Numeric for i64 {}
+impl Numeric for i32 {}
+impl Numeric for f64 {}
+
+/// Field types that hold text, and so support `LIKE`-style filters.
+pub trait Textual: FieldType {}
+impl Textual for String {}
+impl Textual for Option<String> {}
+
+fn int_from(value: ValueRef<'_>, wanted: &str) -> Result<i64, DecodeError> {
+    match value {
+        ValueRef::Int(i) => Ok(i),
+        // MySQL answers some integer expressions (SUM, DECIMAL columns) as text.
+        ValueRef::Bytes(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| value.mismatch(wanted)),
+        other => Err(other.mismatch(wanted)),
+    }
+}
+
+impl FieldType for i64 {
+    type Inner = i64;
+    const SQL_TYPE: SqlType = SqlType::BigInt;
+    fn to_value(&self) -> Value {
+        Value::Int(*self)
+    }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
+        int_from(value, "an integer")
+    }
+}
+
+impl FieldType for i32 {
+    type Inner = i32;
+    const SQL_TYPE: SqlType = SqlType::Int;
+    fn to_value(&self) -> Value {
+        Value::Int(i64::from(*self))
+    }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
+        let wide = int_from(value, "a 32-bit integer")?;
+        i32::try_from(wide).map_err(|_| DecodeError::new(format!("{wide} does not fit in an i32")))
+    }
+}
+
+impl FieldType for bool {
+    type Inner = bool;
+    const SQL_TYPE: SqlType = SqlType::Bool;
+    fn to_value(&self) -> Value {
+        Value::Int(i64::from(*self))
+    }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
+        match int_from(value, "a boolean (0 or 1)")? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(DecodeError::new(format!(
+                "expected a boolean (0 or 1), found {other}"
+            ))),
+        }
+    }
+}
+
+impl FieldType for f64 {
+    type Inner = f64;
+    const SQL_TYPE: SqlType = SqlType::Double;
+    fn to_value(&self) -> Value {
+        Value::Float(*self)
+    }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
+        match value {
+            ValueRef::Float(f) => Ok(f),
+            // An integral REAL may come back as an integer from SQLite.
+            ValueRef::Int(i) => Ok(i as f64),
+            other => Err(other.mismatch("a float")),
+        }
+    }
+}
+
+impl FieldType for String {
+    type Inner = String;
+    const SQL_TYPE: SqlType = SqlType::Text;
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
+        match value {
+            ValueRef::Bytes(b) => String::from_utf8(b.to_vec())
+                .map_err(|_| DecodeError::new("text is not valid UTF-8")),
+            other => Err(other.mismatch("text")),
+        }
+    }
+}
+
+impl FieldType for Vec<u8> {
+    type Inner = Vec<u8>;
+    const SQL_TYPE: SqlType = SqlType::Blob;
+    fn to_value(&self) -> Value {
+        Value::Blob(self.clone())
+    }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
+        match value {
+            ValueRef::Bytes(b) => Ok(b.to_vec()),
+            other => Err(other.mismatch("bytes")),
+        }
+    }
+}
+
+/// Marker for the types that `Option` may wrap: nested options have no column type.
+pub trait NotNull: FieldType {}
+impl NotNull for i64 {}
+impl NotNull for i32 {}
+impl NotNull for bool {}
+impl NotNull for f64 {}
+impl NotNull for String {}
+impl NotNull for Vec<u8> {}
+
+impl<T: NotNull> FieldType for Option<T> {
+    type Inner = T;
+    const SQL_TYPE: SqlType = T::SQL_TYPE;
+    const NULLABLE: bool = true;
+    fn to_value(&self) -> Value {
+        match self {
+            Some(inner) => inner.to_value(),
+            None => Value::Null,
+        }
+    }
+    fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
+        match value {
+            ValueRef::Null => Ok(None),
+            other => T::from_value(other).map(Some),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_decodes_only_into_option() {
+        assert_eq!(Option::<i64>::from_value(ValueRef::Null), Ok(None));
+        assert!(i64::from_value(ValueRef::Null).is_err());
+    }
+
+    #[test]
+    fn bool_refuses_other_integers() {
+        assert_eq!(bool::from_value(ValueRef::Int(1)), Ok(true));
+        assert!(bool::from_value(ValueRef::Int(2)).is_err());
+    }
+
+    #[test]
+    fn integers_accept_decimal_text_from_mysql() {
+        assert_eq!(i64::from_value(ValueRef::Bytes(b"42")), Ok(42));
+        assert!(i64::from_value(ValueRef::Bytes(b"4x")).is_err());
+        assert!(i32::from_value(ValueRef::Int(i64::MAX)).is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_decode_error() {
+        assert!(String::from_value(ValueRef::Bytes(&[0xff, 0xfe])).is_err());
+    }
+}
