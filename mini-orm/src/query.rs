@@ -27,6 +27,7 @@ pub struct Select<M> {
     order: Vec<(&'static str, bool)>,
     limit: Option<u64>,
     offset: Option<u64>,
+    for_update: bool,
     _model: PhantomData<fn() -> M>,
 }
 
@@ -44,6 +45,7 @@ impl<M: Model> Select<M> {
             order: Vec::new(),
             limit: None,
             offset: None,
+            for_update: false,
             _model: PhantomData,
         }
     }
@@ -79,12 +81,21 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// Locks the rows read until the transaction ends, for a read-modify-write that no other
+    /// transaction may interleave with (`SELECT … FOR UPDATE` on MySQL; on SQLite a transaction
+    /// holds the write lock from its start, so nothing more is needed).
+    pub fn for_update(mut self) -> Self {
+        self.for_update = true;
+        self
+    }
+
     fn clauses(&self) -> Clauses<'_> {
         Clauses {
             filter: self.filter.as_ref(),
             order: &self.order,
             limit: self.limit,
             offset: self.offset,
+            for_update: self.for_update,
         }
     }
 
@@ -140,11 +151,15 @@ impl<M: Model> Select<M> {
     /// An order, limit or offset on an update or delete would be ignored by one backend or the
     /// other: better refuse it than touch more rows than meant.
     fn refuse_window(&self) -> Result<()> {
-        if self.order.is_empty() && self.limit.is_none() && self.offset.is_none() {
+        if self.order.is_empty()
+            && self.limit.is_none()
+            && self.offset.is_none()
+            && !self.for_update
+        {
             return Ok(());
         }
         Err(Error::InvalidQuery(
-            "an update or a delete cannot have an order, a limit or an offset",
+            "an update or a delete cannot have an order, a limit, an offset or `for_update`",
         ))
     }
 }

@@ -51,6 +51,10 @@ impl Backend {
     }
 }
 
+/// The error text when a raw query binds more or fewer values than it has placeholders.
+pub(crate) const PARAMS_MISMATCH: &str =
+    "the number of bound values differs from the number of `?` placeholders";
+
 /// A statement ready to run: text, parameters, and the table it concerns (so that a unique
 /// violation can be reported with the constraint's columns).
 #[derive(Debug)]
@@ -76,6 +80,7 @@ pub(crate) struct Clauses<'a> {
     pub order: &'a [(&'static str, bool)],
     pub limit: Option<u64>,
     pub offset: Option<u64>,
+    pub for_update: bool,
 }
 
 impl<M> From<&Order<M>> for (&'static str, bool) {
@@ -231,6 +236,9 @@ pub(crate) fn select(
             stmt.params
                 .push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         }
+    }
+    if clauses.for_update && backend == Backend::MySql {
+        stmt.sql.push_str(" FOR UPDATE");
     }
     stmt
 }

@@ -2,12 +2,12 @@
 //! `CLIENT_FOUND_ROWS` so that an update reports the rows it matched, as SQLite does.
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Params, Pool, TxOpts};
+use mysql_async::{DriverError, Opts, OptsBuilder, Params, Pool, TxOpts};
 
 use crate::error::{Error, Result};
 use crate::exec::Done;
 use crate::model::{FromRow, Row, RowSource, TableDef, positions_by_name};
-use crate::sql::Statement;
+use crate::sql::{PARAMS_MISMATCH, Statement};
 use crate::value::Value;
 
 /// MySQL error codes this crate classifies.
@@ -155,9 +155,18 @@ fn map_error(error: mysql_async::Error, table: Option<&TableDef>) -> Error {
         {
             Error::Unavailable(Box::new(error))
         }
-        mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => {
-            Error::Unavailable(Box::new(error))
-        }
+        mysql_async::Error::Io(_) => Error::Unavailable(Box::new(error)),
+        mysql_async::Error::Driver(driver) => match driver {
+            DriverError::StmtParamsMismatch { .. }
+            | DriverError::StmtParamsNumberExceedsLimit { .. } => {
+                Error::InvalidQuery(PARAMS_MISMATCH)
+            }
+            DriverError::ConnectionClosed
+            | DriverError::PoolDisconnected
+            | DriverError::PacketOutOfOrder
+            | DriverError::UnexpectedPacket { .. } => Error::Unavailable(Box::new(error)),
+            _ => Error::Database(Box::new(error)),
+        },
         mysql_async::Error::Url(_) => Error::InvalidUrl(error.to_string()),
         _ => Error::Database(Box::new(error)),
     }

@@ -11,7 +11,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
 use crate::error::{Error, Result};
 use crate::exec::Done;
 use crate::model::{FromRow, Row, RowSource, positions_by_name};
-use crate::sql::Statement;
+use crate::sql::{PARAMS_MISMATCH, Statement};
 use crate::value::Value;
 
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -225,9 +225,7 @@ impl ToSql for Value {
 fn prepare<'c>(conn: &'c Connection, stmt: &Statement) -> Result<rusqlite::CachedStatement<'c>> {
     let mut prepared = conn.prepare_cached(&stmt.sql).map_err(map_error)?;
     if prepared.parameter_count() != stmt.params.len() {
-        return Err(Error::InvalidQuery(
-            "the number of bound values differs from the number of `?` placeholders",
-        ));
+        return Err(Error::InvalidQuery(PARAMS_MISMATCH));
     }
     for (i, value) in stmt.params.iter().enumerate() {
         prepared

@@ -1,0 +1,200 @@
+//! Transactions: commit, rollback, rollback on drop, every operation inside one, and writers
+//! that run at the same time without SQLITE_BUSY.
+
+mod support;
+
+use std::sync::Arc;
+
+use mini_orm::testing::{TestBackend, TestDb};
+use mini_orm::{Db, Model, Result, backend_tests, raw};
+use support::User;
+
+async fn committed_changes_are_kept(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    let mut tx = t.db.begin().await?;
+    let mut alice = User::named("alice");
+    alice.save(&mut tx).await?;
+    alice.is_vip = true;
+    alice.update(&mut tx).await?;
+    assert_eq!(
+        User::get(&mut tx, alice.id).await?,
+        alice,
+        "a transaction sees its own writes"
+    );
+    tx.commit().await?;
+    assert_eq!(User::get(&t.db, alice.id).await?, alice);
+    Ok(())
+}
+
+async fn rollback_discards_every_kind_of_change(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    let mut keep = User::named("keep");
+    keep.save(&t.db).await?;
+    let mut tx = t.db.begin().await?;
+    User::named("new").save(&mut tx).await?;
+    keep.is_vip = true;
+    keep.update(&mut tx).await?;
+    User::query()
+        .filter(User::NAME.eq("keep"))
+        .update(&mut tx, [User::FAILED_LOGINS.add(5)])
+        .await?;
+    raw("DELETE FROM user_info WHERE name = ?")
+        .bind("nobody".to_owned())
+        .execute(&mut tx)
+        .await?;
+    assert_eq!(User::query().count(&mut tx).await?, 2);
+    tx.rollback().await?;
+    let rows = User::query().all(&t.db).await?;
+    assert_eq!(
+        rows,
+        [User {
+            is_vip: false,
+            ..keep
+        }]
+    );
+    Ok(())
+}
+
+async fn dropping_a_transaction_rolls_it_back(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    {
+        let mut tx = t.db.begin().await?;
+        User::named("dropped").save(&mut tx).await?;
+    }
+    assert_eq!(User::query().count(&t.db).await?, 0);
+    // The connection is usable again afterwards.
+    let mut tx = t.db.begin().await?;
+    User::named("kept").save(&mut tx).await?;
+    tx.commit().await?;
+    assert_eq!(User::query().count(&t.db).await?, 1);
+    Ok(())
+}
+
+async fn uncommitted_writes_are_invisible_outside(t: &TestDb) -> Result<()> {
+    if t.backend == TestBackend::SqliteMemory {
+        // One connection serves everything in memory: outside readers wait for the transaction.
+        return Ok(());
+    }
+    t.db.create_table::<User>().await?;
+    let mut tx = t.db.begin().await?;
+    User::named("pending").save(&mut tx).await?;
+    assert_eq!(User::query().count(&t.db).await?, 0);
+    tx.commit().await?;
+    assert_eq!(User::query().count(&t.db).await?, 1);
+    Ok(())
+}
+
+/// Each task increments a counter inside a transaction (read with `for_update`, then write): all
+/// succeed and no increment is lost.
+async fn concurrent_read_modify_write_transactions_all_commit(t: &TestDb) -> Result<()> {
+    const TASKS: i64 = 16;
+    const ROUNDS: i64 = 10;
+    t.db.create_table::<User>().await?;
+    let mut counter = User::named("counter");
+    counter.save(&t.db).await?;
+    let id = counter.id;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let db = t.db.clone();
+            tokio::spawn(async move {
+                for _ in 0..ROUNDS {
+                    let mut tx = db.begin().await?;
+                    let locked = User::query().filter(User::ID.eq(id)).for_update();
+                    let mut user = locked.first(&mut tx).await?.expect("the counter exists");
+                    tokio::task::yield_now().await;
+                    user.failed_logins += 1;
+                    user.update(&mut tx).await?;
+                    tx.commit().await?;
+                }
+                Result::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task panicked")?;
+    }
+    assert_eq!(User::get(&t.db, id).await?.failed_logins, TASKS * ROUNDS);
+    Ok(())
+}
+
+/// Atomic increments from many tasks at once: exact on every backend.
+async fn concurrent_atomic_increments_are_exact(t: &TestDb) -> Result<()> {
+    const TASKS: i64 = 16;
+    const ROUNDS: i64 = 10;
+    t.db.create_table::<User>().await?;
+    let mut counter = User::named("counter");
+    counter.save(&t.db).await?;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| {
+            let db = t.db.clone();
+            tokio::spawn(async move {
+                for _ in 0..ROUNDS {
+                    let mut tx = db.begin().await?;
+                    let by_name = User::query().filter(User::NAME.eq("counter"));
+                    assert_eq!(
+                        by_name
+                            .update(&mut tx, [User::FAILED_LOGINS.add(1)])
+                            .await?,
+                        1
+                    );
+                    tx.commit().await?;
+                }
+                Result::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task panicked")?;
+    }
+    assert_eq!(
+        User::get(&t.db, counter.id).await?.failed_logins,
+        TASKS * ROUNDS
+    );
+    Ok(())
+}
+
+backend_tests!(
+    committed_changes_are_kept,
+    rollback_discards_every_kind_of_change,
+    dropping_a_transaction_rolls_it_back,
+    uncommitted_writes_are_invisible_outside,
+    concurrent_read_modify_write_transactions_all_commit,
+    concurrent_atomic_increments_are_exact,
+);
+
+/// Several pools on one SQLite file behave like several processes: their write transactions
+/// wait for each other (busy timeout) instead of failing with SQLITE_BUSY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn separate_pools_on_one_sqlite_file_never_see_busy() {
+    const POOLS: usize = 3;
+    const ROUNDS: i64 = 30;
+    let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();
+    t.db.create_table::<User>().await.unwrap();
+    let mut counter = User::named("counter");
+    counter.save(&t.db).await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(POOLS));
+    let mut tasks = Vec::new();
+    for _ in 0..POOLS {
+        let db = Db::connect(&t.url).await.unwrap();
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            for _ in 0..ROUNDS {
+                let mut tx = db.begin().await?;
+                let mut user = User::get(&mut tx, counter.id).await?;
+                user.failed_logins += 1;
+                user.update(&mut tx).await?;
+                tx.commit().await?;
+            }
+            Result::<()>::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        User::get(&t.db, counter.id).await.unwrap().failed_logins,
+        POOLS as i64 * ROUNDS
+    );
+    t.finish().await;
+}
