@@ -165,7 +165,7 @@ impl<M> Not for Filter<M> {
     }
 }
 
-impl<M, T: FieldType> Column<M, T> {
+impl<M, T> Column<M, T> {
     /// The handle for column `name`; the derive creates these, one per field.
     #[doc(hidden)]
     pub const fn new(name: &'static str) -> Self {
@@ -179,7 +179,9 @@ impl<M, T: FieldType> Column<M, T> {
     pub const fn name(&self) -> &'static str {
         self.name
     }
+}
 
+impl<M, T: FieldType> Column<M, T> {
     fn compare(self, op: CompareOp, value: impl Into<T::Inner>) -> Filter<M> {
         Filter::new(Expr::Compare {
             column: self.name,

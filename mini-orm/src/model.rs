@@ -219,12 +219,23 @@ impl<'a> Row<'a> {
     /// The value at `index` (in [`FromRow::COLUMN_NAMES`] order for models, in select order for
     /// tuples), decoded as `T`; a decode error names the column.
     pub fn get<T: FieldType>(&self, index: usize) -> Result<T> {
+        self.decode_with(index, T::from_value)
+    }
+
+    /// [`Row::get`] with the decoder given explicitly. The derive calls this with
+    /// `<T as FieldType>::from_value` so that an unsupported field type is reported once.
+    #[doc(hidden)]
+    pub fn decode_with<T>(
+        &self,
+        index: usize,
+        decode: fn(ValueRef<'_>) -> Result<T, DecodeError>,
+    ) -> Result<T> {
         let position = match self.positions {
             Some(positions) => positions[index],
             None => index,
         };
         self.value(position)
-            .and_then(T::from_value)
+            .and_then(decode)
             .map_err(|e| e.in_column(self.column_name(position)))
     }
 
