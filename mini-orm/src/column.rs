@@ -273,7 +273,7 @@ impl<M, T: FieldType> Column<M, T> {
 impl<M, T: Numeric> Column<M, T> {
     /// `SET column = column + amount`: an atomic increment (or decrement, with a negative
     /// amount) that needs no read first.
-    pub fn add(self, amount: impl Into<T::Inner>) -> Assignment<M> {
+    pub fn increment(self, amount: impl Into<T::Inner>) -> Assignment<M> {
         Assignment {
             column: self.name,
             change: Change::Add(amount.into().to_value()),

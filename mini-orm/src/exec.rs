@@ -122,11 +122,22 @@ impl Db {
 
 /// A database transaction: every operation given `&mut tx` runs inside it.
 ///
-/// ```ignore
+/// ```
+/// # use mini_orm::{Db, Model};
+/// # #[derive(Model)]
+/// # struct Notice { #[field(primary_key)] id: i64, user_id: i64 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> mini_orm::Result<()> {
+/// # let db = Db::connect("sqlite::memory:").await?;
+/// # db.create_table::<Notice>().await?;
 /// let mut tx = db.begin().await?;
-/// user.save(&mut tx).await?;
-/// Notice::query().filter(Notice::USER_ID.eq(user.id)).delete(&mut tx).await?;
+/// let mut notice = Notice { id: 0, user_id: 7 };
+/// notice.save(&mut tx).await?;
+/// Notice::query().filter(Notice::USER_ID.eq(8)).delete(&mut tx).await?;
 /// tx.commit().await?; // without this, dropping `tx` rolls everything back
+/// # assert_eq!(Notice::query().count(&db).await?, 1);
+/// # Ok(())
+/// # }
 /// ```
 pub struct Transaction {
     inner: TxInner,

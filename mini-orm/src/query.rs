@@ -11,7 +11,14 @@ use crate::sql::{self, Clauses};
 
 /// The rows of model `M` that match a filter, with an order and a window.
 ///
-/// ```ignore
+/// ```
+/// # use mini_orm::{Db, Model};
+/// # #[derive(Model)]
+/// # struct Movie { #[field(primary_key)] id: i64, name: String, is_deleted: bool }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> mini_orm::Result<()> {
+/// # let db = Db::connect("sqlite::memory:").await?;
+/// # db.create_table::<Movie>().await?;
 /// let page = Movie::query()
 ///     .filter(Movie::IS_DELETED.eq(false) & Movie::NAME.contains("cat"))
 ///     .order_by(Movie::ID.desc())
@@ -19,6 +26,9 @@ use crate::sql::{self, Clauses};
 ///     .offset(40)
 ///     .all(&db)
 ///     .await?;
+/// # assert!(page.is_empty());
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a query does nothing until it is run with `all`, `first`, `count`, `update` or `delete`"]
@@ -129,7 +139,7 @@ impl<M: Model> Select<M> {
     /// rows matched (whether or not their values changed, on both backends).
     ///
     /// With a filter, this is a conditional update: `Account::query().filter(Account::BALANCE
-    /// .ge(10)).update(&db, [Account::BALANCE.add(-10)])` spends only if the balance allows.
+    /// .ge(10)).update(&db, [Account::BALANCE.increment(-10)])` spends only if the balance allows.
     pub async fn update(
         self,
         exec: impl Executor,

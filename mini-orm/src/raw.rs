@@ -18,13 +18,21 @@ pub struct RawQuery {
 /// Starts a raw query. The text goes to the database as written (mind the dialect); values go
 /// through [`RawQuery::bind`], never into the text.
 ///
-/// ```ignore
+/// ```
+/// # use mini_orm::Db;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> mini_orm::Result<()> {
+/// # let db = Db::connect("sqlite::memory:").await?;
+/// # mini_orm::raw("CREATE TABLE download_record (user_id INTEGER, price INTEGER)").execute(&db).await?;
 /// let busy: Vec<(i64, i64)> = mini_orm::raw(
 ///     "SELECT user_id, COUNT(*) FROM download_record WHERE price > ? GROUP BY user_id",
 /// )
 /// .bind(0_i64)
 /// .fetch_all(&db)
 /// .await?;
+/// # assert!(busy.is_empty());
+/// # Ok(())
+/// # }
 /// ```
 pub fn raw(sql: impl Into<String>) -> RawQuery {
     RawQuery {

@@ -6,13 +6,19 @@
 //! (`mini_orm_test_<time>_<pid>_<n>`) that is dropped afterwards. Databases left behind by a
 //! crashed run are dropped by a later run once they are an hour old.
 //!
-//! ```ignore
+//! ```no_run
+//! # use mini_orm::Model;
+//! # #[derive(Model)]
+//! # struct User { #[field(primary_key)] id: i64 }
+//! use mini_orm::testing::TestDb;
+//!
 //! async fn save_sets_the_primary_key(t: &TestDb) -> mini_orm::Result<()> {
 //!     t.db.create_table::<User>().await?;
 //!     // ...
 //!     Ok(())
 //! }
 //! mini_orm::backend_tests!(save_sets_the_primary_key);
+//! # fn main() {}
 //! ```
 //! expands to the tests `save_sets_the_primary_key::{sqlite_memory, sqlite_file, mysql}`.
 

@@ -92,7 +92,7 @@ pub trait FieldType: Sized {
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError>;
 }
 
-/// Field types that support arithmetic in an atomic update (`Column::add`).
+/// Field types that support arithmetic in an atomic update (`Column::increment`).
 pub trait Numeric: FieldType {}
 impl Numeric for i64 {}
 impl Numeric for i32 {}

@@ -219,12 +219,17 @@ async fn delete_by_filter_reports_rows(t: &TestDb) -> Result<()> {
 async fn conditional_update_counts_matched_rows(t: &TestDb) -> Result<()> {
     six_users(t).await?;
     let vips = || User::query().filter(User::IS_VIP.eq(true));
-    assert_eq!(vips().update(&t.db, [User::FAILED_LOGINS.add(2)]).await?, 3);
+    assert_eq!(
+        vips()
+            .update(&t.db, [User::FAILED_LOGINS.increment(2)])
+            .await?,
+        3
+    );
     assert_eq!(
         vips()
             .update(
                 &t.db,
-                [User::FAILED_LOGINS.add(-1), User::IS_LOCKED.set(true)]
+                [User::FAILED_LOGINS.increment(-1), User::IS_LOCKED.set(true)]
             )
             .await?,
         3
@@ -246,11 +251,15 @@ async fn conditional_update_counts_matched_rows(t: &TestDb) -> Result<()> {
     // A guard: only succeeds while the condition holds.
     let guard = || User::query().filter(User::NAME.eq("a") & User::FAILED_LOGINS.lt(1));
     assert_eq!(
-        guard().update(&t.db, [User::FAILED_LOGINS.add(1)]).await?,
+        guard()
+            .update(&t.db, [User::FAILED_LOGINS.increment(1)])
+            .await?,
         1
     );
     assert_eq!(
-        guard().update(&t.db, [User::FAILED_LOGINS.add(1)]).await?,
+        guard()
+            .update(&t.db, [User::FAILED_LOGINS.increment(1)])
+            .await?,
         0
     );
     Ok(())

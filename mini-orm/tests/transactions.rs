@@ -36,7 +36,7 @@ async fn rollback_discards_every_kind_of_change(t: &TestDb) -> Result<()> {
     keep.update(&mut tx).await?;
     User::query()
         .filter(User::NAME.eq("keep"))
-        .update(&mut tx, [User::FAILED_LOGINS.add(5)])
+        .update(&mut tx, [User::FAILED_LOGINS.increment(5)])
         .await?;
     raw("DELETE FROM user_info WHERE name = ?")
         .bind("nobody".to_owned())
@@ -133,7 +133,7 @@ async fn concurrent_atomic_increments_are_exact(t: &TestDb) -> Result<()> {
                     let by_name = User::query().filter(User::NAME.eq("counter"));
                     assert_eq!(
                         by_name
-                            .update(&mut tx, [User::FAILED_LOGINS.add(1)])
+                            .update(&mut tx, [User::FAILED_LOGINS.increment(1)])
                             .await?,
                         1
                     );
