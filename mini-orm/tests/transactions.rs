@@ -153,7 +153,26 @@ async fn concurrent_atomic_increments_are_exact(t: &TestDb) -> Result<()> {
     Ok(())
 }
 
+/// Writing through `&Db` while the same task holds a transaction cannot proceed on SQLite (one
+/// writer) nor on MySQL (the row lock); either way it must end with an error, not hang.
+async fn writing_outside_a_held_transaction_times_out_instead_of_hanging(t: &TestDb) -> Result<()> {
+    if t.backend == TestBackend::MySql {
+        return Ok(()); // InnoDB's lock wait timeout is 50 s by default: too slow for a test.
+    }
+    let db = Db::connect(&format!("{}?busy_timeout_ms=200", t.url)).await?;
+    db.create_table::<User>().await?;
+    let mut tx = db.begin().await?;
+    User::named("inside").save(&mut tx).await?;
+    let error = User::named("outside").save(&db).await.unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    tx.commit().await?;
+    User::named("after").save(&db).await?;
+    assert_eq!(User::query().count(&db).await?, 2);
+    Ok(())
+}
+
 backend_tests!(
+    writing_outside_a_held_transaction_times_out_instead_of_hanging,
     committed_changes_are_kept,
     rollback_discards_every_kind_of_change,
     dropping_a_transaction_rolls_it_back,

@@ -20,6 +20,9 @@ const STATEMENT_CACHE: usize = 128;
 
 pub(crate) struct SqliteDb {
     writer: Arc<Mutex<Connection>>,
+    /// How long a task waits for the writer (held by another task's transaction) before giving
+    /// up with `Unavailable`, as SQLite itself gives up on another process's lock.
+    busy_timeout: Duration,
     /// Read-only connections; `None` for an in-memory database, which only the writer can see.
     readers: Option<Readers>,
 }
@@ -90,6 +93,7 @@ impl SqliteDb {
             configure(&conn, target.busy_timeout).map_err(map_error)?;
             return Ok(SqliteDb {
                 writer: Arc::new(Mutex::new(conn)),
+                busy_timeout: target.busy_timeout,
                 readers: None,
             });
         };
@@ -118,6 +122,7 @@ impl SqliteDb {
             .map_err(map_error)?;
         Ok(SqliteDb {
             writer: Arc::new(Mutex::new(writer)),
+            busy_timeout: target.busy_timeout,
             readers: Some(Readers {
                 available: Semaphore::new(idle.len()),
                 idle: StdMutex::new(idle),
@@ -125,8 +130,21 @@ impl SqliteDb {
         })
     }
 
+    /// The writer connection, once no transaction holds it; `Unavailable` after the busy
+    /// timeout (a task that writes through `&Db` while it holds a transaction would otherwise
+    /// wait for itself forever).
+    async fn writer(&self) -> Result<OwnedMutexGuard<Connection>> {
+        tokio::time::timeout(self.busy_timeout, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| {
+                Error::Unavailable(
+                    "database is locked: a transaction held the SQLite writer for longer than the busy timeout".into(),
+                )
+            })
+    }
+
     pub(crate) async fn execute(&self, stmt: &Statement) -> Result<Done> {
-        let conn = self.writer.lock().await;
+        let conn = self.writer().await?;
         run_execute(&conn, stmt)
     }
 
@@ -150,12 +168,12 @@ impl SqliteDb {
             }
         }
         // A statement that writes (`INSERT … RETURNING`, say), or an in-memory database.
-        let conn = self.writer.lock().await;
+        let conn = self.writer().await?;
         run_fetch(&conn, stmt, false).map(Option::unwrap_or_default)
     }
 
     pub(crate) async fn begin(&self) -> Result<SqliteTx> {
-        let conn = self.writer.clone().lock_owned().await;
+        let conn = self.writer().await?;
         conn.prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut s| s.execute([]))
             .map_err(map_error)?;
