@@ -89,19 +89,38 @@ impl<M> From<&Order<M>> for (&'static str, bool) {
     }
 }
 
-fn column_list(backend: Backend, table: &TableDef, out: &mut String) {
-    for (i, column) in table.columns.iter().enumerate() {
+/// Appends `names`, each quoted and followed by `suffix`, separated by commas.
+fn quoted_list<'n>(
+    backend: Backend,
+    names: impl IntoIterator<Item = &'n str>,
+    suffix: &str,
+    out: &mut String,
+) {
+    for (i, name) in names.into_iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        backend.quote(column.name, out);
+        backend.quote(name, out);
+        out.push_str(suffix);
+    }
+}
+
+/// Appends `n` comma-separated `?` placeholders.
+fn placeholders(n: usize, out: &mut String) {
+    for i in 0..n {
+        out.push_str(if i == 0 { "?" } else { ", ?" });
     }
 }
 
 fn select_from(backend: Backend, table: &'static TableDef) -> Statement {
     let mut stmt = Statement::new(table);
     stmt.sql.push_str("SELECT ");
-    column_list(backend, table, &mut stmt.sql);
+    quoted_list(
+        backend,
+        table.columns.iter().map(|c| c.name),
+        "",
+        &mut stmt.sql,
+    );
     stmt.sql.push_str(" FROM ");
     backend.quote(table.name, &mut stmt.sql);
     stmt
@@ -156,16 +175,14 @@ pub(crate) fn insert(
     stmt.sql.push_str("INSERT INTO ");
     backend.quote(table.name, &mut stmt.sql);
     stmt.sql.push_str(" (");
-    for (i, column) in table.value_columns().enumerate() {
-        if i > 0 {
-            stmt.sql.push_str(", ");
-        }
-        backend.quote(column.name, &mut stmt.sql);
-    }
+    quoted_list(
+        backend,
+        table.value_columns().map(|c| c.name),
+        "",
+        &mut stmt.sql,
+    );
     stmt.sql.push_str(") VALUES (");
-    for i in 0..values.len() {
-        stmt.sql.push_str(if i == 0 { "?" } else { ", ?" });
-    }
+    placeholders(values.len(), &mut stmt.sql);
     stmt.sql.push(')');
     stmt.params = values;
     Ok(stmt)
@@ -182,13 +199,12 @@ pub(crate) fn update_by_primary_key(
     stmt.sql.push_str("UPDATE ");
     backend.quote(table.name, &mut stmt.sql);
     stmt.sql.push_str(" SET ");
-    for (i, column) in table.value_columns().enumerate() {
-        if i > 0 {
-            stmt.sql.push_str(", ");
-        }
-        backend.quote(column.name, &mut stmt.sql);
-        stmt.sql.push_str(" = ?");
-    }
+    quoted_list(
+        backend,
+        table.value_columns().map(|c| c.name),
+        " = ?",
+        &mut stmt.sql,
+    );
     stmt.params = values;
     where_primary_key(backend, table, id, &mut stmt);
     Ok(stmt)
@@ -334,9 +350,7 @@ fn render(backend: Backend, expr: &Expr, stmt: &mut Statement) {
             backend.quote(column, &mut stmt.sql);
             stmt.sql
                 .push_str(if *negated { " NOT IN (" } else { " IN (" });
-            for i in 0..values.len() {
-                stmt.sql.push_str(if i == 0 { "?" } else { ", ?" });
-            }
+            placeholders(values.len(), &mut stmt.sql);
             stmt.sql.push(')');
             stmt.params.extend(values.iter().cloned());
         }
