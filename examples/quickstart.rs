@@ -1,109 +1,132 @@
-//! Creates the service's four tables and round-trips a few rows through mini-orm.
+//! Runs the service as a library on embedded SQLite: an admin uploads a movie and publishes a
+//! notice, a user lists, buys VIP and downloads, and keeps a file in the personal netdisk.
 //!
 //! ```text
-//! cargo run -p examples --example quickstart                      # SQLite in ./netdisk-data
-//! cargo run -p examples --example quickstart -- mysql://root@127.0.0.1:3306/test
+//! cargo run -p examples --example quickstart                       # SQLite in ./netdisk-data
+//! NETDISK_DATABASE_URL=mysql://root@127.0.0.1:3306/test cargo run -p examples --example quickstart
 //! RUST_LOG=mini_orm=debug cargo run -p examples --example quickstart   # show every statement
 //! ```
 
-use mini_orm::{Db, Model};
-use netdisk_core::models::{self, DownloadRecord, Movie, Notice, User};
-
-const DEFAULT_DB: &str = "sqlite://netdisk-data/netdisk.db";
+use md5::{Digest, Md5};
+use netdisk_core::{Config, MovieQuery, MovieUpload, Netdisk, NewAccount, UserType};
+use tokio::io::AsyncReadExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let url = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| DEFAULT_DB.to_owned());
-    if url == DEFAULT_DB {
-        std::fs::create_dir_all("netdisk-data")?;
+    let config = Config::load(None)?;
+    let (netdisk, report) = Netdisk::open(config.clone()).await?;
+    println!(
+        "service on {} with data in {}: {report:?}",
+        config.database_url(),
+        config.data_dir.display()
+    );
+
+    // Each run uses fresh names, so it can be repeated on the same database.
+    let run = std::process::id();
+    let admin_name = format!("admin-{run}");
+    let user_name = format!("viewer-{run}");
+    let admin_signup = NewAccount {
+        name: &admin_name,
+        password: "admin-pw",
+        user_type: UserType::Admin,
+        real_name: None,
+        phone: None,
+        address: None,
+    };
+    match netdisk.register(admin_signup).await {
+        Ok(profile) => println!("registered admin {}", profile.username),
+        Err(e) => println!(
+            "admin sign-up refused ({e}); set NETDISK_ADMIN_SIGNUP_OPEN=true to allow more admins"
+        ),
     }
-    let db = Db::connect(&url).await?;
-    models::create_schema(&db).await?;
-    println!("connected to {url} ({:?}); tables ready", db.backend());
-
-    let now = "2026-11-22 10:00:00".to_owned();
-    let admin_name = format!("admin-{}", std::process::id());
-    let mut admin = match User::query()
-        .filter(User::NAME.eq(admin_name.as_str()))
-        .first(&db)
-        .await?
+    let admin = match netdisk
+        .login(&admin_name, "admin-pw", Some(UserType::Admin))
+        .await
     {
-        Some(existing) => existing,
-        None => {
-            let mut user = User {
-                id: 0,
-                name: admin_name,
-                pwd_hash: "(quickstart: no real password)".into(),
-                register_time: now.clone(),
-                is_vip: false,
-                is_locked: false,
-                user_type: "admin".into(),
-                real_name: None,
-                phone: None,
-                address: None,
-            };
-            user.save(&db).await?;
-            user
-        }
+        Ok(outcome) => Some(outcome.caller),
+        Err(_) => None,
     };
-    println!("user   #{}: {} ({})", admin.id, admin.name, admin.user_type);
 
-    let mut tx = db.begin().await?;
-    let mut movie = Movie {
-        id: 0,
-        name: "big_buck_bunny.mp4".into(),
-        is_free: true,
-        is_deleted: false,
-        file_md5: "0123456789abcdef0123456789abcdef".into(),
-        path: "movies/example".into(),
-        size: 1024,
-        upload_time: now.clone(),
-        user_id: admin.id,
-    };
-    movie.save(&mut tx).await?;
-    let mut notice = Notice {
-        id: 0,
-        title: "Welcome".into(),
-        content: "The quickstart published this.".into(),
-        create_time: now.clone(),
-        user_id: admin.id,
-    };
-    notice.save(&mut tx).await?;
-    let mut record = DownloadRecord {
-        id: 0,
-        user_id: admin.id,
-        movie_id: movie.id,
-        download_time: now,
-        price: 0,
-    };
-    record.save(&mut tx).await?;
-    tx.commit().await?;
+    let movie = format!("A short film made by run {run}").into_bytes();
+    let movie_md5 = hex::encode(Md5::digest(&movie));
+    if let Some(admin) = &admin {
+        let upload = MovieUpload {
+            name: "short-film.mp4",
+            size: movie.len() as u64,
+            md5: &movie_md5,
+            is_free: false,
+        };
+        let id = netdisk
+            .upload_movie(admin, upload, &mut movie.as_slice())
+            .await?;
+        println!(
+            "admin uploaded movie #{id} ({} bytes, md5 {movie_md5})",
+            movie.len()
+        );
+        netdisk
+            .publish_notice(admin, "New movie", "short-film.mp4 is up")
+            .await?;
+    }
 
-    admin.is_vip = true;
-    admin.update(&db).await?;
-    let free_movies = Movie::query()
-        .filter(Movie::IS_DELETED.eq(false) & Movie::IS_FREE.eq(true))
-        .count(&db)
-        .await?;
-    let latest = Notice::query()
-        .order_by(Notice::ID.desc())
-        .first(&db)
+    let viewer = NewAccount {
+        name: &user_name,
+        password: "user-pw",
+        user_type: UserType::User,
+        real_name: None,
+        phone: None,
+        address: None,
+    };
+    netdisk.register(viewer).await?;
+    let user = netdisk.login(&user_name, "user-pw", None).await?.caller;
+    let list = netdisk.list_movies(&user, MovieQuery::default()).await?;
+    println!(
+        "{user_name} sees {} movies; newest: {:?}",
+        list.total,
+        list.movies.first().map(|m| &m.name)
+    );
+    netdisk.buy_vip(&user).await?;
+    if let Some(newest) = list.movies.first() {
+        let mut download = netdisk.download_movie(&user, newest.id, 0).await?;
+        let mut bytes = Vec::new();
+        download.transfer.read_to_end(&mut bytes).await?;
+        println!(
+            "downloaded {} bytes, price {} (VIP), wait {} s",
+            bytes.len(),
+            download.price,
+            download.wait_secs
+        );
+        download.finish(&netdisk).await?;
+    }
+    for record in netdisk.download_records(&user, None, None).await? {
+        println!(
+            "record: {} at {} for {}",
+            record.movie, record.download_time, record.price
+        );
+    }
+    for notice in netdisk.list_notices(&user, None, Some(3)).await? {
+        println!("notice: {} ({})", notice.title, notice.create_time);
+    }
+    let note = b"remember the milk";
+    let file_id = netdisk
+        .upload_file(
+            &user,
+            "todo.txt",
+            note.len() as u64,
+            None,
+            &mut note.as_slice(),
+        )
         .await?;
     println!(
-        "movie  #{}: {} ({free_movies} free movies in all)",
-        movie.id, movie.name
+        "personal file #{file_id}: {:?}",
+        netdisk
+            .list_files(&user)
+            .await?
+            .iter()
+            .map(|f| &f.name)
+            .collect::<Vec<_>>()
     );
-    println!("notice #{}: {:?}", notice.id, latest.map(|n| n.title));
-    println!(
-        "record #{}: user {} downloaded movie {}",
-        record.id, record.user_id, record.movie_id
-    );
-    println!("VIP now: {}", User::get(&db, admin.id).await?.is_vip);
-    db.close().await?;
     Ok(())
 }

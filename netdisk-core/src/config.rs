@@ -1,0 +1,131 @@
+//! The service's configuration: defaults, overridden by a TOML file, overridden by environment
+//! variables `NETDISK_<FIELD>` (for example `NETDISK_DATABASE_URL`, `NETDISK_LOCKOUT_THRESHOLD`).
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything a [`Netdisk`](crate::Netdisk) can be told; every field has a default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where files are stored (and the SQLite database, by default). Default `netdisk-data`.
+    pub data_dir: PathBuf,
+    /// The database; default `sqlite://<data_dir>/netdisk.db`. Any URL `mini_orm::Db` accepts.
+    pub database_url: Option<String>,
+    /// Largest movie upload, in bytes. Default 4 GiB.
+    pub max_movie_bytes: u64,
+    /// Largest personal file upload, in bytes. Default 1 GiB.
+    pub max_file_bytes: u64,
+    /// Seconds a non-VIP user waits before a free movie's bytes start. Default 30.
+    pub free_wait_secs: u64,
+    /// Price of a charged movie for a VIP. Default 5.
+    pub vip_price: i64,
+    /// Price of a charged movie for everyone else. Default 10.
+    pub regular_price: i64,
+    /// Failed logins in a row that lock an account. Default 5.
+    pub lockout_threshold: u32,
+    /// How long a lock lasts, in seconds. Default 900 (15 minutes).
+    pub lockout_secs: u64,
+    /// A session unused for this many seconds ends. Default 1800 (30 minutes).
+    pub session_idle_secs: u64,
+    /// Whether anyone may register an admin account. When false (the default) only the first
+    /// admin may sign up.
+    pub admin_signup_open: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("netdisk-data"),
+            database_url: None,
+            max_movie_bytes: 4 << 30,
+            max_file_bytes: 1 << 30,
+            free_wait_secs: 30,
+            vip_price: 5,
+            regular_price: 10,
+            lockout_threshold: 5,
+            lockout_secs: 15 * 60,
+            session_idle_secs: 30 * 60,
+            admin_signup_open: false,
+        }
+    }
+}
+
+/// The prefix of the environment variables that override the configuration.
+pub const ENV_PREFIX: &str = "NETDISK_";
+
+impl Config {
+    /// Defaults, then `file` (when given; a missing file is an error), then `NETDISK_*`
+    /// environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                ))));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment
+            .merge(Env::prefixed(ENV_PREFIX))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// The database URL: the configured one, or SQLite inside the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("netdisk.db").display()))
+    }
+}
+
+#[cfg(test)]
+// figment's `Jail` closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "netdisk.toml",
+                "lockout_threshold = 3\nfree_wait_secs = 7\n",
+            )?;
+            jail.set_env("NETDISK_FREE_WAIT_SECS", "9");
+            jail.set_env("NETDISK_DATABASE_URL", "mysql://root@127.0.0.1/test");
+            let config =
+                Config::load(Some(Path::new("netdisk.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.lockout_threshold, 3);
+            assert_eq!(config.free_wait_secs, 9);
+            assert_eq!(config.database_url(), "mysql://root@127.0.0.1/test");
+            assert_eq!(config.vip_price, 5);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "lockout_treshold = 3\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn default_database_lives_in_the_data_directory() {
+        let config = Config {
+            data_dir: "/srv/nd".into(),
+            ..Config::default()
+        };
+        assert_eq!(config.database_url(), "sqlite:///srv/nd/netdisk.db");
+    }
+}

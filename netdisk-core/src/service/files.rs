@@ -1,0 +1,139 @@
+//! The personal netdisk: each person's private files, reachable only by their owner.
+
+use mini_orm::Model;
+use tokio::io::AsyncRead;
+
+use super::blobs::{self, Attached};
+use super::{Caller, Netdisk, Transfer, check_md5, check_text};
+use crate::error::{Result, ServiceError};
+use crate::models::UserFile;
+
+/// Longest file name, in characters.
+const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// A personal file about to be sent.
+#[derive(Debug)]
+pub struct FileDownload {
+    /// The file's row.
+    pub file: UserFile,
+    /// The bytes from the requested offset.
+    pub transfer: Transfer,
+}
+
+impl Netdisk {
+    /// Stores a file of `size` bytes from `reader` in the caller's netdisk and returns its id.
+    /// `md5`, when given, is checked against the bytes. A name the caller already uses is a
+    /// [`ServiceError::Conflict`] (checked before reading, and again by the unique index).
+    pub async fn upload_file<R: AsyncRead + Unpin>(
+        &self,
+        caller: &Caller,
+        name: &str,
+        size: u64,
+        md5: Option<&str>,
+        reader: &mut R,
+    ) -> Result<i64> {
+        check_text("a file name", name, MAX_FILE_NAME_CHARS)?;
+        if let Some(md5) = md5 {
+            check_md5(md5)?;
+        }
+        let limit = self.config().max_file_bytes;
+        if size > limit {
+            return Err(ServiceError::TooLarge { size, limit });
+        }
+        if self.find_file(caller, name).await.is_ok() {
+            return Err(ServiceError::Conflict(
+                "you have a file with this name already",
+            ));
+        }
+        let received = self.storage().receive(reader, size, md5, limit).await?;
+        let mut file = UserFile {
+            id: 0,
+            owner_id: caller.user_id,
+            name: name.to_owned(),
+            size: received.size as i64,
+            md5: received.md5.clone(),
+            blob_id: 0,
+            upload_time: self.now_text(),
+        };
+        let mut tx = self.db().begin().await?;
+        let Attached { blob_id, new_file } =
+            blobs::attach(&mut tx, self.storage(), received).await?;
+        file.blob_id = blob_id;
+        let saved = match file.save(&mut tx).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        match saved {
+            Ok(()) => Ok(file.id),
+            Err(error) => {
+                self.remove_unreferenced(new_file).await;
+                if error.is_unique_violation() {
+                    return Err(ServiceError::Conflict(
+                        "you have a file with this name already",
+                    ));
+                }
+                Err(error.into())
+            }
+        }
+    }
+
+    /// The caller's files, newest first.
+    pub async fn list_files(&self, caller: &Caller) -> Result<Vec<UserFile>> {
+        Ok(UserFile::query()
+            .filter(UserFile::OWNER_ID.eq(caller.user_id))
+            .order_by(UserFile::ID.desc())
+            .all(self.db())
+            .await?)
+    }
+
+    /// One of the caller's files by name; anyone else's is [`ServiceError::NotFound`].
+    pub async fn find_file(&self, caller: &Caller, name: &str) -> Result<UserFile> {
+        UserFile::query()
+            .filter(UserFile::OWNER_ID.eq(caller.user_id) & UserFile::NAME.eq(name))
+            .first(self.db())
+            .await?
+            .ok_or(ServiceError::NotFound("no such file"))
+    }
+
+    async fn own_file(&self, caller: &Caller, file_id: i64) -> Result<UserFile> {
+        UserFile::query()
+            .filter(UserFile::ID.eq(file_id) & UserFile::OWNER_ID.eq(caller.user_id))
+            .first(self.db())
+            .await?
+            .ok_or(ServiceError::NotFound("no such file"))
+    }
+
+    /// Starts a download of one of the caller's files from `offset`.
+    pub async fn download_file(
+        &self,
+        caller: &Caller,
+        file_id: i64,
+        offset: u64,
+    ) -> Result<FileDownload> {
+        let file = self.own_file(caller, file_id).await?;
+        if offset > file.size as u64 {
+            return Err(ServiceError::bad_request(
+                "offset is past the end of the file",
+            ));
+        }
+        let (content, remaining) = self
+            .storage()
+            .open_blob(&self.blob_path(file.blob_id).await?, offset)
+            .await?;
+        Ok(FileDownload {
+            file,
+            transfer: Transfer::new(content, remaining),
+        })
+    }
+
+    /// Deletes one of the caller's files; its bytes go once no other file or movie shares them.
+    pub async fn delete_file(&self, caller: &Caller, file_id: i64) -> Result<()> {
+        let file = self.own_file(caller, file_id).await?;
+        let mut tx = self.db().begin().await?;
+        file.delete(&mut tx).await?;
+        let unused = blobs::release(&mut tx, file.blob_id).await?;
+        tx.commit().await?;
+        self.remove_unreferenced(unused).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! Movies: duplicate check, upload, paged lists, soft delete, and downloads with the wait-time
+//! and price policy; the download record is written only once the whole transfer was read.
+
+use mini_orm::{Filter, Model};
+use tokio::io::AsyncRead;
+
+use super::blobs::{self, Attached};
+use super::{Caller, Netdisk, Transfer, UserType, check_md5, check_text, page};
+use crate::error::{Result, ServiceError};
+use crate::models::{DownloadRecord, Movie, User};
+
+/// Longest movie name, in characters.
+const MAX_MOVIE_NAME_CHARS: usize = 255;
+
+/// An upload's announced metadata; `size` bytes follow in the reader.
+#[derive(Debug, Clone, Copy)]
+pub struct MovieUpload<'a> {
+    /// The file name to show.
+    pub name: &'a str,
+    /// Bytes that follow.
+    pub size: u64,
+    /// Hex MD5 of the whole content, checked against what arrives.
+    pub md5: &'a str,
+    /// Free or charged.
+    pub is_free: bool,
+}
+
+/// Which movies a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MovieKind {
+    /// Free and charged.
+    All,
+    /// Free only.
+    Free,
+    /// Charged only.
+    Charged,
+}
+
+/// A page of movies: newest first, deleted ones never.
+#[derive(Debug, Clone, Default)]
+pub struct MovieQuery<'a> {
+    /// Which kind; `None` means all.
+    pub kind: Option<MovieKind>,
+    /// Only names containing this text (literally, case-sensitive).
+    pub keyword: Option<&'a str>,
+    /// Rows to skip.
+    pub offset: Option<u64>,
+    /// Rows to return (default and maximum 1000).
+    pub limit: Option<u64>,
+}
+
+/// One movie in a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovieSummary {
+    /// Its id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Free or charged.
+    pub is_free: bool,
+}
+
+/// A page of movies and the number of all that match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovieList {
+    /// The page.
+    pub movies: Vec<MovieSummary>,
+    /// How many match in all.
+    pub total: u64,
+}
+
+/// A download about to be sent: metadata for the response frame, the bytes, and the policy.
+#[derive(Debug)]
+pub struct MovieDownload {
+    /// The movie.
+    pub movie: Movie,
+    /// Seconds to wait before sending the bytes (free movie, non-VIP user).
+    pub wait_secs: u64,
+    /// What it costs the caller.
+    pub price: i64,
+    /// The bytes from the requested offset; read all of them, then call [`MovieDownload::finish`].
+    pub transfer: Transfer,
+    user_id: i64,
+}
+
+impl MovieDownload {
+    /// Records the download, once the whole transfer has been read. An incomplete transfer
+    /// records nothing and is a [`ServiceError::BadRequest`].
+    pub async fn finish(self, netdisk: &Netdisk) -> Result<()> {
+        if !self.transfer.is_complete() {
+            return Err(ServiceError::bad_request(
+                "the download did not complete; nothing was recorded",
+            ));
+        }
+        let mut record = DownloadRecord {
+            id: 0,
+            user_id: self.user_id,
+            movie_id: self.movie.id,
+            download_time: netdisk.now_text(),
+            price: self.price,
+        };
+        record.save(netdisk.db()).await?;
+        Ok(())
+    }
+}
+
+fn live() -> Filter<Movie> {
+    Movie::IS_DELETED.eq(false)
+}
+
+impl Netdisk {
+    /// Ok when no live movie has this MD5 (an upload may go ahead); [`ServiceError::Conflict`]
+    /// when one does. Admins only.
+    pub async fn check_movie(&self, caller: &Caller, md5: &str) -> Result<()> {
+        caller.require(UserType::Admin)?;
+        check_md5(md5)?;
+        let same = Movie::query().filter(live() & Movie::FILE_MD5.eq(md5.to_ascii_lowercase()));
+        if same.exists(self.db()).await? {
+            return Err(ServiceError::Conflict(
+                "a movie with this content exists already",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stores a movie whose `upload.size` bytes come from `reader`, and returns its id. Admins
+    /// only. Checks that need no bytes (role, name, MD5 shape, size limit, duplicate) come first
+    /// and leave the reader untouched. The movie becomes visible only once its bytes are on disk,
+    /// verified and durable; on any failure nothing is left behind.
+    pub async fn upload_movie<R: AsyncRead + Unpin>(
+        &self,
+        caller: &Caller,
+        upload: MovieUpload<'_>,
+        reader: &mut R,
+    ) -> Result<i64> {
+        caller.require(UserType::Admin)?;
+        check_text("a movie name", upload.name, MAX_MOVIE_NAME_CHARS)?;
+        let limit = self.config().max_movie_bytes;
+        if upload.size > limit {
+            return Err(ServiceError::TooLarge {
+                size: upload.size,
+                limit,
+            });
+        }
+        self.check_movie(caller, upload.md5).await?;
+        let received = self
+            .storage()
+            .receive(reader, upload.size, Some(upload.md5), limit)
+            .await?;
+        let mut movie = Movie {
+            id: 0,
+            name: upload.name.to_owned(),
+            is_free: upload.is_free,
+            is_deleted: false,
+            file_md5: received.md5.clone(),
+            blob_id: 0,
+            size: received.size as i64,
+            upload_time: self.now_text(),
+            user_id: caller.user_id,
+        };
+        let mut tx = self.db().begin().await?;
+        let Attached { blob_id, new_file } =
+            blobs::attach(&mut tx, self.storage(), received).await?;
+        movie.blob_id = blob_id;
+        let saved = match movie.save(&mut tx).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        if let Err(error) = saved {
+            self.remove_unreferenced(new_file).await;
+            return Err(error.into());
+        }
+        Ok(movie.id)
+    }
+
+    /// A page of live movies, newest first, with the total that match. Any logged-in caller.
+    pub async fn list_movies(&self, _caller: &Caller, query: MovieQuery<'_>) -> Result<MovieList> {
+        let mut filter = live();
+        match query.kind.unwrap_or(MovieKind::All) {
+            MovieKind::All => {}
+            MovieKind::Free => filter = filter & Movie::IS_FREE.eq(true),
+            MovieKind::Charged => filter = filter & Movie::IS_FREE.eq(false),
+        }
+        if let Some(keyword) = query.keyword.filter(|k| !k.is_empty()) {
+            filter = filter & Movie::NAME.contains(keyword);
+        }
+        let (offset, limit) = page(query.offset, query.limit);
+        let matching = Movie::query().filter(filter);
+        let total = matching.clone().count(self.db()).await?;
+        let movies = matching
+            .order_by(Movie::ID.desc())
+            .offset(offset)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|m| MovieSummary {
+                id: m.id,
+                name: m.name,
+                is_free: m.is_free,
+            })
+            .collect();
+        Ok(MovieList { movies, total })
+    }
+
+    /// Soft-deletes a movie: the row stays, marked deleted; it leaves lists and downloads.
+    /// Admins only.
+    pub async fn delete_movie(&self, caller: &Caller, movie_id: i64) -> Result<()> {
+        caller.require(UserType::Admin)?;
+        let matched = Movie::query()
+            .filter(Movie::ID.eq(movie_id) & live())
+            .update(self.db(), [Movie::IS_DELETED.set(true)])
+            .await?;
+        if matched == 0 {
+            return Err(ServiceError::NotFound("no such movie"));
+        }
+        Ok(())
+    }
+
+    /// Starts a download of a live movie from `offset` (to resume). Users only. The price and
+    /// the wait follow the configuration and the caller's VIP state at this moment.
+    pub async fn download_movie(
+        &self,
+        caller: &Caller,
+        movie_id: i64,
+        offset: u64,
+    ) -> Result<MovieDownload> {
+        caller.require(UserType::User)?;
+        let movie = Movie::query()
+            .filter(Movie::ID.eq(movie_id) & live())
+            .first(self.db())
+            .await?
+            .ok_or(ServiceError::NotFound("no such movie"))?;
+        if offset > movie.size as u64 {
+            return Err(ServiceError::bad_request(
+                "offset is past the end of the movie",
+            ));
+        }
+        let is_vip = User::get(self.db(), caller.user_id).await?.is_vip;
+        let config = self.config();
+        let (wait_secs, price) = match (movie.is_free, is_vip) {
+            (true, false) => (config.free_wait_secs, 0),
+            (true, true) => (0, 0),
+            (false, true) => (0, config.vip_price),
+            (false, false) => (0, config.regular_price),
+        };
+        let (file, remaining) = self
+            .storage()
+            .open_blob(&self.blob_path(movie.blob_id).await?, offset)
+            .await?;
+        Ok(MovieDownload {
+            movie,
+            wait_secs,
+            price,
+            transfer: Transfer::new(file, remaining),
+            user_id: caller.user_id,
+        })
+    }
+}

@@ -1,0 +1,303 @@
+//! Registration, the admin sign-up policy, login and lockout, sessions, VIP: on every backend.
+
+mod support;
+
+use std::time::Duration;
+
+use mini_orm::testing::TestDb;
+use mini_orm::{Model, backend_tests};
+use netdisk_core::models::User;
+use netdisk_core::{NewAccount, ServiceError, UserType};
+use support::{env, env_with};
+
+type Result = mini_orm::Result<()>;
+
+fn account(name: &str, user_type: UserType) -> NewAccount<'_> {
+    NewAccount {
+        name,
+        password: "pw",
+        user_type,
+        real_name: None,
+        phone: None,
+        address: None,
+    }
+}
+
+async fn names_are_checked_and_unique(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let nd = &env.netdisk;
+    for bad in ["", &"x".repeat(33), "tab\there", "new\nline"] {
+        let error = nd.register(account(bad, UserType::User)).await.unwrap_err();
+        assert_eq!(error.code(), "bad_request", "{bad:?}: {error}");
+    }
+    // SQL, shell and path syntax is just a name, stored exactly as given.
+    for odd in [
+        "'; DROP TABLE user_info; --",
+        "../../etc/passwd",
+        "$(rm -rf ~)",
+        "名前 ✓",
+        &"é".repeat(32),
+    ] {
+        let profile = nd.register(account(odd, UserType::User)).await.unwrap();
+        assert_eq!(profile.username, odd);
+    }
+    let error = nd
+        .register(account("$(rm -rf ~)", UserType::User))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ServiceError::Conflict(_)), "{error}");
+    Ok(())
+}
+
+async fn racing_registrations_of_one_name_have_one_winner(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let nd = env.netdisk.clone();
+            tokio::spawn(async move { nd.register(account("contested", UserType::User)).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1);
+    assert!(
+        outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().err())
+            .all(|e| e.code() == "conflict")
+    );
+    Ok(())
+}
+
+async fn only_the_first_admin_signs_up_freely(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let nd = &env.netdisk;
+    nd.register(account("first", UserType::Admin))
+        .await
+        .unwrap();
+    let error = nd
+        .register(account("second", UserType::Admin))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "forbidden");
+    nd.register(account("plain", UserType::User)).await.unwrap();
+
+    let open = env_with(t, |c| c.admin_signup_open = true).await;
+    open.netdisk
+        .register(account("third", UserType::Admin))
+        .await
+        .unwrap();
+    Ok(())
+}
+
+async fn racing_first_admins_have_one_winner(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let nd = env.netdisk.clone();
+            tokio::spawn(async move {
+                nd.register(account(&format!("admin{i}"), UserType::Admin))
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => winners += 1,
+            Err(e) => assert_eq!(e.code(), "forbidden", "{e}"),
+        }
+    }
+    assert_eq!(winners, 1);
+    Ok(())
+}
+
+async fn unknown_name_wrong_password_and_wrong_type_get_one_answer(t: &TestDb) -> Result {
+    let env = env(t).await;
+    env.register("alice", UserType::User).await;
+    let nd = &env.netdisk;
+    let answers = [
+        nd.login("nobody", "pw", None).await.unwrap_err(),
+        nd.login("alice", "wrong", None).await.unwrap_err(),
+        nd.login("alice", "pw", Some(UserType::Admin))
+            .await
+            .unwrap_err(),
+    ];
+    for answer in &answers {
+        assert!(
+            matches!(answer, ServiceError::WrongCredentials),
+            "{answer:?}"
+        );
+        assert_eq!(answer.to_string(), answers[0].to_string());
+    }
+    let ok = nd.login("alice", "pw", Some(UserType::User)).await.unwrap();
+    assert_eq!(ok.token.len(), 32);
+    assert!(ok.token.bytes().all(|b| b.is_ascii_hexdigit()));
+    Ok(())
+}
+
+async fn repeated_failures_lock_the_account_until_it_expires(t: &TestDb) -> Result {
+    let env = env_with(t, |c| {
+        c.lockout_threshold = 3;
+        c.lockout_secs = 600;
+    })
+    .await;
+    env.register("alice", UserType::User).await;
+    env.register("bob", UserType::User).await;
+    let nd = &env.netdisk;
+    for _ in 0..3 {
+        assert!(matches!(
+            nd.login("alice", "wrong", None).await,
+            Err(ServiceError::WrongCredentials)
+        ));
+    }
+    let locked = nd.login("alice", "pw", None).await.unwrap_err();
+    assert_eq!(
+        locked.code(),
+        "locked",
+        "even the right password is refused while locked"
+    );
+    nd.login("bob", "pw", None)
+        .await
+        .expect("the lock is per account");
+    env.clock.advance(Duration::from_secs(599));
+    assert_eq!(
+        nd.login("alice", "pw", None).await.unwrap_err().code(),
+        "locked"
+    );
+    env.clock.advance(Duration::from_secs(1));
+    nd.login("alice", "pw", None)
+        .await
+        .expect("the lock has expired");
+    Ok(())
+}
+
+async fn a_success_resets_the_failure_count(t: &TestDb) -> Result {
+    let env = env_with(t, |c| c.lockout_threshold = 3).await;
+    env.register("alice", UserType::User).await;
+    let nd = &env.netdisk;
+    for _ in 0..2 {
+        nd.login("alice", "wrong", None).await.unwrap_err();
+    }
+    nd.login("alice", "pw", None).await.unwrap();
+    for _ in 0..2 {
+        nd.login("alice", "wrong", None).await.unwrap_err();
+    }
+    nd.login("alice", "pw", None)
+        .await
+        .expect("two failures after a success do not lock");
+    Ok(())
+}
+
+async fn passwords_are_stored_as_argon2id_only(t: &TestDb) -> Result {
+    let env = env(t).await;
+    env.netdisk
+        .register(NewAccount {
+            password: "s3cret-as-typed",
+            ..account("alice", UserType::User)
+        })
+        .await
+        .unwrap();
+    let stored = User::query()
+        .filter(User::NAME.eq("alice"))
+        .first(&t.db)
+        .await?
+        .unwrap();
+    assert!(
+        stored
+            .pwd_hash
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{}",
+        stored.pwd_hash
+    );
+    assert!(!stored.pwd_hash.contains("s3cret"));
+    Ok(())
+}
+
+async fn sessions_end_on_logout(t: &TestDb) -> Result {
+    let env = env(t).await;
+    env.register("alice", UserType::User).await;
+    let nd = &env.netdisk;
+    let first = nd.login("alice", "pw", None).await.unwrap();
+    let second = nd.login("alice", "pw", None).await.unwrap();
+    assert_ne!(first.token, second.token);
+    let caller = nd.authenticate(&first.token).await.unwrap();
+    assert_eq!(caller.name(), "alice");
+    nd.logout(&caller).await.unwrap();
+    assert!(matches!(
+        nd.authenticate(&first.token).await,
+        Err(ServiceError::NotLoggedIn)
+    ));
+    nd.authenticate(&second.token)
+        .await
+        .expect("other sessions go on");
+    for bogus in ["", "short", &"0".repeat(32), &"g".repeat(32)] {
+        assert!(
+            matches!(nd.authenticate(bogus).await, Err(ServiceError::NotLoggedIn)),
+            "{bogus}"
+        );
+    }
+    Ok(())
+}
+
+async fn sessions_end_after_the_idle_time_and_use_keeps_them(t: &TestDb) -> Result {
+    let env = env_with(t, |c| c.session_idle_secs = 600).await;
+    env.register("alice", UserType::User).await;
+    let nd = &env.netdisk;
+    let kept = nd.login("alice", "pw", None).await.unwrap().token;
+    let idle = nd.login("alice", "pw", None).await.unwrap().token;
+    for _ in 0..3 {
+        env.clock.advance(Duration::from_secs(400));
+        nd.authenticate(&kept)
+            .await
+            .expect("used within the idle time");
+    }
+    assert!(matches!(
+        nd.authenticate(&idle).await,
+        Err(ServiceError::NotLoggedIn)
+    ));
+    Ok(())
+}
+
+async fn sessions_survive_a_restart_and_are_shared_by_servers(t: &TestDb) -> Result {
+    let env = env(t).await;
+    env.register("alice", UserType::User).await;
+    let token = env.netdisk.login("alice", "pw", None).await.unwrap().token;
+    let other = env.reopen().await;
+    let caller = other.authenticate(&token).await.unwrap();
+    other.logout(&caller).await.unwrap();
+    assert!(
+        env.netdisk.authenticate(&token).await.is_err(),
+        "a logout on one server ends it on all"
+    );
+    Ok(())
+}
+
+async fn buying_vip_is_idempotent_and_for_users_only(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let admin = env.admin().await;
+    let user = env.user("alice").await;
+    let nd = &env.netdisk;
+    assert!(nd.buy_vip(&user).await.unwrap());
+    assert!(nd.buy_vip(&user).await.unwrap());
+    assert!(nd.profile(&user).await.unwrap().is_vip);
+    assert_eq!(nd.buy_vip(&admin).await.unwrap_err().code(), "forbidden");
+    Ok(())
+}
+
+backend_tests!(
+    names_are_checked_and_unique,
+    racing_registrations_of_one_name_have_one_winner,
+    only_the_first_admin_signs_up_freely,
+    racing_first_admins_have_one_winner,
+    unknown_name_wrong_password_and_wrong_type_get_one_answer,
+    repeated_failures_lock_the_account_until_it_expires,
+    a_success_resets_the_failure_count,
+    passwords_are_stored_as_argon2id_only,
+    sessions_end_on_logout,
+    sessions_end_after_the_idle_time_and_use_keeps_them,
+    sessions_survive_a_restart_and_are_shared_by_servers,
+    buying_vip_is_idempotent_and_for_users_only,
+);

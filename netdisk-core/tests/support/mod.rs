@@ -1,0 +1,112 @@
+//! A service on a test database, with a temporary data directory and a clock the test moves.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use md5::{Digest, Md5};
+use mini_orm::testing::TestDb;
+use netdisk_core::clock::ManualClock;
+use netdisk_core::{Caller, Config, Netdisk, NewAccount, UserType};
+
+/// 2026-11-22 10:00:00 UTC.
+pub const START: i64 = 1_795_341_600;
+
+pub struct Env {
+    pub netdisk: Netdisk,
+    pub clock: Arc<ManualClock>,
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn env(t: &TestDb) -> Env {
+    env_with(t, |_| {}).await
+}
+
+pub async fn env_with(t: &TestDb, configure: impl FnOnce(&mut Config)) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    configure(&mut config);
+    let clock = Arc::new(ManualClock::new(START));
+    let (netdisk, _) = Netdisk::open_with(t.db.clone(), config, clock.clone())
+        .await
+        .unwrap();
+    Env {
+        netdisk,
+        clock,
+        dir,
+    }
+}
+
+impl Env {
+    /// A second service on the same database and storage (another process, or a restart).
+    pub async fn reopen(&self) -> Netdisk {
+        let config = self.netdisk.config().clone();
+        Netdisk::open_with(self.netdisk.db().clone(), config, self.clock.clone())
+            .await
+            .unwrap()
+            .0
+    }
+
+    pub async fn register(&self, name: &str, user_type: UserType) {
+        let account = NewAccount {
+            name,
+            password: "pw",
+            user_type,
+            real_name: None,
+            phone: None,
+            address: None,
+        };
+        self.netdisk.register(account).await.unwrap();
+    }
+
+    pub async fn login(&self, name: &str) -> Caller {
+        self.netdisk.login(name, "pw", None).await.unwrap().caller
+    }
+
+    pub async fn admin(&self) -> Caller {
+        self.register("root", UserType::Admin).await;
+        self.login("root").await
+    }
+
+    pub async fn user(&self, name: &str) -> Caller {
+        self.register(name, UserType::User).await;
+        self.login(name).await
+    }
+
+    /// Files under the data directory's `tmp` and `blobs`, as relative paths.
+    pub fn stored_files(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for top in ["tmp", "blobs"] {
+            walk(&self.dir.path().join(top), &mut found);
+        }
+        found
+            .into_iter()
+            .map(|p| {
+                p.strip_prefix(self.dir.path())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+pub fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
