@@ -1,0 +1,353 @@
+//! One client connection: frames in and out, and the raw file bytes that follow some frames,
+//! with the time limits that keep a slow or silent client from holding a connection forever.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter, ReadBuf};
+use tokio::time::{Instant, Sleep, sleep};
+use tokio_util::io::poll_read_buf;
+
+use super::frame::{self, FrameError};
+
+/// Size of the buffer used to copy file bytes, in both directions.
+pub const COPY_BUFFER: usize = 64 * 1024;
+
+/// The time and size limits of a connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest frame body accepted.
+    pub max_frame: usize,
+    /// Longest wait for the first byte of the next request.
+    pub idle_timeout: Duration,
+    /// Longest time from a frame's first byte to its last.
+    pub frame_timeout: Duration,
+    /// Longest time a file transfer may go without progress.
+    pub stall_timeout: Duration,
+}
+
+/// Why reading a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The header announced an impossible length.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// Nothing arrived within the idle timeout, or a frame took longer than its deadline.
+    #[error("timed out waiting for the client")]
+    TimedOut,
+    /// The stream failed or closed in the middle of a frame.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// A framed connection over any byte stream (a TCP socket, or an in-memory pipe in tests).
+pub struct Connection<S> {
+    stream: BufWriter<S>,
+    buffer: BytesMut,
+    limits: Limits,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Wraps `stream`.
+    pub fn new(stream: S, limits: Limits) -> Self {
+        Connection {
+            stream: BufWriter::new(stream),
+            buffer: BytesMut::with_capacity(8 * 1024),
+            limits,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The next frame's body; `Ok(None)` when the client closed the connection between frames.
+    ///
+    /// Cancel-safe: bytes read before a cancellation stay buffered for the next call.
+    pub async fn read_frame(&mut self) -> Result<Option<Bytes>, ReadError> {
+        let mut frame_deadline = None;
+        loop {
+            if let Some(body) = frame::decode(&mut self.buffer, self.limits.max_frame)? {
+                return Ok(Some(body));
+            }
+            let deadline = match (self.buffer.is_empty(), frame_deadline) {
+                (true, _) => Instant::now() + self.limits.idle_timeout,
+                (false, Some(deadline)) => deadline,
+                (false, None) => *frame_deadline.insert(Instant::now() + self.limits.frame_timeout),
+            };
+            let read =
+                tokio::time::timeout_at(deadline, self.stream.get_mut().read_buf(&mut self.buffer));
+            match read.await {
+                Err(_) => return Err(ReadError::TimedOut),
+                Ok(Ok(0)) if self.buffer.is_empty() => return Ok(None),
+                Ok(Ok(0)) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Sends one frame and flushes it; fails if the client stops reading for longer than the
+    /// stall timeout.
+    pub async fn write_frame(&mut self, body: &[u8]) -> io::Result<()> {
+        let framed = frame::encode(body);
+        let write = async {
+            self.stream.write_all(&framed).await?;
+            self.stream.flush().await
+        };
+        tokio::time::timeout(self.limits.stall_timeout, write)
+            .await
+            .unwrap_or_else(|_| Err(stalled()))
+    }
+
+    /// The `len` raw bytes that follow the last frame, as a reader (buffered bytes first). Each
+    /// read fails with `TimedOut` after the stall timeout without progress.
+    pub fn raw_body(&mut self, len: u64) -> RawBody<'_, S> {
+        RawBody {
+            connection: self,
+            remaining: len,
+            stall: None,
+        }
+    }
+
+    /// Reads and drops `len` raw bytes (the file of a refused upload), keeping the connection in
+    /// step with the client.
+    pub async fn discard_raw(&mut self, len: u64) -> io::Result<()> {
+        let copied = tokio::io::copy(&mut self.raw_body(len), &mut tokio::io::sink()).await?;
+        if copied < len {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+
+    /// Copies all of `source` to the client in constant memory, failing if the client stops
+    /// reading for longer than the stall timeout.
+    pub async fn send_raw(&mut self, source: &mut (impl AsyncRead + Unpin)) -> io::Result<u64> {
+        let mut chunk = vec![0; COPY_BUFFER];
+        let mut sent = 0;
+        loop {
+            let n = source.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            let stall = self.limits.stall_timeout;
+            tokio::time::timeout(stall, self.stream.write_all(&chunk[..n]))
+                .await
+                .map_err(|_| stalled())??;
+            sent += n as u64;
+        }
+        self.stream.flush().await?;
+        Ok(sent)
+    }
+}
+
+/// The raw bytes after a frame; see [`Connection::raw_body`].
+pub struct RawBody<'c, S> {
+    connection: &'c mut Connection<S>,
+    remaining: u64,
+    stall: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RawBody<'_, S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.remaining == 0 || out.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        if this.connection.buffer.is_empty() {
+            // Read into the connection's buffer, never straight into `out`: bytes past this body
+            // belong to the next frame and must stay buffered.
+            let stall = this.connection.limits.stall_timeout;
+            let timer = this.stall.get_or_insert_with(|| Box::pin(sleep(stall)));
+            let connection = &mut *this.connection;
+            connection.buffer.reserve(COPY_BUFFER);
+            match poll_read_buf(
+                Pin::new(connection.stream.get_mut()),
+                cx,
+                &mut connection.buffer,
+            ) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Ok(_)) => this.stall = None,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    ready!(timer.as_mut().poll(cx));
+                    return Poll::Ready(Err(stalled()));
+                }
+            }
+        }
+        let buffered = &mut this.connection.buffer;
+        let limit = usize::try_from(this.remaining).unwrap_or(usize::MAX);
+        let n = out.remaining().min(limit).min(buffered.len());
+        out.put_slice(&buffered[..n]);
+        buffered.advance(n);
+        this.remaining -= n as u64;
+        Poll::Ready(Ok(()))
+    }
+}
+
+fn stalled() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "the transfer stalled")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::duplex;
+
+    const LIMITS: Limits = Limits {
+        max_frame: 1024,
+        idle_timeout: Duration::from_secs(60),
+        frame_timeout: Duration::from_secs(10),
+        stall_timeout: Duration::from_secs(5),
+    };
+
+    #[tokio::test]
+    async fn frames_then_a_clean_close() {
+        let (mut client, server) = duplex(4096);
+        let mut connection = Connection::new(server, LIMITS);
+        client.write_all(&frame::encode(b"one")).await.unwrap();
+        client.write_all(&frame::encode(b"two")).await.unwrap();
+        drop(client);
+        assert_eq!(connection.read_frame().await.unwrap().unwrap(), &b"one"[..]);
+        assert_eq!(connection.read_frame().await.unwrap().unwrap(), &b"two"[..]);
+        assert!(connection.read_frame().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_close_inside_a_frame_is_an_error() {
+        let (mut client, server) = duplex(4096);
+        let mut connection = Connection::new(server, LIMITS);
+        client
+            .write_all(&frame::encode(b"truncated")[..6])
+            .await
+            .unwrap();
+        drop(client);
+        assert!(
+            matches!(connection.read_frame().await, Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_oversized_length_is_refused_without_waiting_for_the_body() {
+        let (mut client, server) = duplex(4096);
+        let mut connection = Connection::new(server, LIMITS);
+        client
+            .write_all(&100_000_000i32.to_le_bytes())
+            .await
+            .unwrap();
+        assert!(matches!(
+            connection.read_frame().await,
+            Err(ReadError::Frame(FrameError::TooLong { .. }))
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_times_out_after_the_idle_timeout() {
+        let (_client, server) = duplex(4096);
+        let mut connection = Connection::new(server, LIMITS);
+        let started = Instant::now();
+        assert!(matches!(
+            connection.read_frame().await,
+            Err(ReadError::TimedOut)
+        ));
+        assert_eq!(started.elapsed(), LIMITS.idle_timeout);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trickling_client_is_cut_off_at_the_frame_deadline() {
+        let (mut client, server) = duplex(4096);
+        let mut connection = Connection::new(server, LIMITS);
+        let trickle = tokio::spawn(async move {
+            for byte in frame::encode(&[b'x'; 100]) {
+                if client.write_all(&[byte]).await.is_err() {
+                    break;
+                }
+                sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let started = Instant::now();
+        assert!(matches!(
+            connection.read_frame().await,
+            Err(ReadError::TimedOut)
+        ));
+        assert!(started.elapsed() <= LIMITS.frame_timeout + Duration::from_secs(1));
+        trickle.abort();
+    }
+
+    #[tokio::test]
+    async fn raw_bytes_come_from_the_buffer_first_and_stop_at_their_length() {
+        let (mut client, server) = duplex(1 << 20);
+        let mut connection = Connection::new(server, LIMITS);
+        let mut sent = frame::encode(b"upload");
+        sent.extend_from_slice(b"0123456789");
+        sent.extend(frame::encode(b"next"));
+        client.write_all(&sent).await.unwrap();
+        assert_eq!(
+            connection.read_frame().await.unwrap().unwrap(),
+            &b"upload"[..]
+        );
+        let mut body = Vec::new();
+        connection
+            .raw_body(10)
+            .read_to_end(&mut body)
+            .await
+            .unwrap();
+        assert_eq!(body, b"0123456789");
+        assert_eq!(
+            connection.read_frame().await.unwrap().unwrap(),
+            &b"next"[..]
+        );
+    }
+
+    #[tokio::test]
+    async fn discarding_a_refused_upload_keeps_the_connection_in_step() {
+        let (mut client, server) = duplex(1 << 20);
+        let mut connection = Connection::new(server, LIMITS);
+        let big = vec![7u8; 300_000];
+        let writer = tokio::spawn(async move {
+            client.write_all(&frame::encode(b"upload")).await.unwrap();
+            client.write_all(&big).await.unwrap();
+            client.write_all(&frame::encode(b"after")).await.unwrap();
+            client
+        });
+        connection.read_frame().await.unwrap();
+        connection.discard_raw(300_000).await.unwrap();
+        assert_eq!(
+            connection.read_frame().await.unwrap().unwrap(),
+            &b"after"[..]
+        );
+        writer.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_upload_times_out() {
+        let (mut client, server) = duplex(4096);
+        let mut connection = Connection::new(server, LIMITS);
+        client.write_all(b"half").await.unwrap();
+        let mut body = Vec::new();
+        let error = connection
+            .raw_body(10)
+            .read_to_end(&mut body)
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(body, b"half");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_a_download_times_out() {
+        let (_client, server) = duplex(1024);
+        let mut connection = Connection::new(server, LIMITS);
+        let mut source: &[u8] = &[0; 1 << 20];
+        let error = connection.send_raw(&mut source).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+    }
+}
