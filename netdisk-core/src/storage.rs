@@ -712,6 +712,18 @@ mod tests {
         assert!(!polled.load(Ordering::SeqCst), "the reader was polled");
         assert_clean(&storage);
 
+        // Nothing is created either: without <root>/tmp, creating a temporary would be an Io
+        // error, not TooLarge.
+        std::fs::remove_dir(storage.root().join("tmp")).unwrap();
+        let err = storage
+            .receive(&mut reader, u64::MAX, None, 1000)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::TooLarge { .. }), "{err:?}");
+        assert!(!polled.load(Ordering::SeqCst), "the reader was polled");
+        assert!(!storage.root().join("tmp").exists());
+        std::fs::create_dir(storage.root().join("tmp")).unwrap();
+
         // Exactly at the limit is fine.
         let received = storage
             .receive(&mut &HELLO[..], 11, None, 11)

@@ -48,6 +48,8 @@ pub struct Connection<S> {
     stream: BufWriter<S>,
     buffer: BytesMut,
     limits: Limits,
+    /// Raw bytes the client announced after the last frame and that were not read yet.
+    pending_raw: u64,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -57,6 +59,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             stream: BufWriter::new(stream),
             buffer: BytesMut::with_capacity(8 * 1024),
             limits,
+            pending_raw: 0,
         }
     }
 
@@ -105,18 +108,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// The `len` raw bytes that follow the last frame, as a reader (buffered bytes first). Each
-    /// read fails with `TimedOut` after the stall timeout without progress.
+    /// read fails with `TimedOut` after the stall timeout without progress. What the reader
+    /// leaves unread stays [`Connection::pending_raw`].
     pub fn raw_body(&mut self, len: u64) -> RawBody<'_, S> {
+        self.pending_raw = len;
         RawBody {
             connection: self,
-            remaining: len,
             stall: None,
         }
     }
 
-    /// Reads and drops `len` raw bytes (the file of a refused upload), keeping the connection in
-    /// step with the client.
-    pub async fn discard_raw(&mut self, len: u64) -> io::Result<()> {
+    /// Raw bytes announced but not read (an upload refused before, or failed during, reading).
+    pub fn pending_raw(&self) -> u64 {
+        self.pending_raw
+    }
+
+    /// Reads and drops the pending raw bytes, keeping the connection in step with the client.
+    pub async fn discard_pending_raw(&mut self) -> io::Result<()> {
+        let len = self.pending_raw;
         let copied = tokio::io::copy(&mut self.raw_body(len), &mut tokio::io::sink()).await?;
         if copied < len {
             return Err(io::ErrorKind::UnexpectedEof.into());
@@ -148,7 +157,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 /// The raw bytes after a frame; see [`Connection::raw_body`].
 pub struct RawBody<'c, S> {
     connection: &'c mut Connection<S>,
-    remaining: u64,
     stall: Option<Pin<Box<Sleep>>>,
 }
 
@@ -159,7 +167,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RawBody<'_, S> {
         out: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if this.remaining == 0 || out.remaining() == 0 {
+        if this.connection.pending_raw == 0 || out.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
         if this.connection.buffer.is_empty() {
@@ -183,12 +191,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RawBody<'_, S> {
                 }
             }
         }
-        let buffered = &mut this.connection.buffer;
-        let limit = usize::try_from(this.remaining).unwrap_or(usize::MAX);
-        let n = out.remaining().min(limit).min(buffered.len());
-        out.put_slice(&buffered[..n]);
-        buffered.advance(n);
-        this.remaining -= n as u64;
+        let connection = &mut *this.connection;
+        let limit = usize::try_from(connection.pending_raw).unwrap_or(usize::MAX);
+        let n = out.remaining().min(limit).min(connection.buffer.len());
+        out.put_slice(&connection.buffer[..n]);
+        connection.buffer.advance(n);
+        connection.pending_raw -= n as u64;
         Poll::Ready(Ok(()))
     }
 }
@@ -319,7 +327,15 @@ mod tests {
             client
         });
         connection.read_frame().await.unwrap();
-        connection.discard_raw(300_000).await.unwrap();
+        let mut first = [0; 1000];
+        connection
+            .raw_body(300_000)
+            .read_exact(&mut first)
+            .await
+            .unwrap();
+        assert_eq!(connection.pending_raw(), 299_000);
+        connection.discard_pending_raw().await.unwrap();
+        assert_eq!(connection.pending_raw(), 0);
         assert_eq!(
             connection.read_frame().await.unwrap().unwrap(),
             &b"after"[..]

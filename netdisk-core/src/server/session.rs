@@ -1,0 +1,91 @@
+//! What both protocols do around a request: the reply kinds, sending file bytes after a
+//! response frame, and the one log line per request.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::connection::Connection;
+use crate::{FileDownload, MovieDownload, Netdisk};
+
+/// What the log line of a request says besides its type.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    /// The account the request acted as, once known (never a password or token).
+    pub user: Option<String>,
+}
+
+/// A handled request's answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// A response frame.
+    Json(Value),
+    /// A response frame, then a movie's bytes (after the wait), then the download record.
+    MovieDownload {
+        /// The response frame.
+        head: Value,
+        /// The transfer.
+        download: MovieDownload,
+    },
+    /// A response frame, then a personal file's bytes.
+    FileDownload {
+        /// The response frame.
+        head: Value,
+        /// The transfer.
+        download: FileDownload,
+    },
+}
+
+impl Reply {
+    /// A plain response frame.
+    pub fn json(value: Value) -> Reply {
+        Reply::Json(value)
+    }
+}
+
+/// Writes `value` as one frame.
+pub async fn send_json<S: AsyncRead + AsyncWrite + Unpin>(
+    connection: &mut Connection<S>,
+    value: &Value,
+) -> std::io::Result<()> {
+    connection.write_frame(value.to_string().as_bytes()).await
+}
+
+/// Sends a reply. File bytes are sent only after their frame; a movie's record is written only
+/// once every byte went out. An error means the connection is no longer usable.
+pub async fn send_reply<S: AsyncRead + AsyncWrite + Unpin>(
+    netdisk: &Netdisk,
+    connection: &mut Connection<S>,
+    reply: Reply,
+) -> std::io::Result<()> {
+    match reply {
+        Reply::Json(value) => send_json(connection, &value).await,
+        Reply::MovieDownload { head, mut download } => {
+            send_json(connection, &head).await?;
+            tokio::time::sleep(Duration::from_secs(download.wait_secs)).await;
+            connection.send_raw(&mut download.transfer).await?;
+            if let Err(error) = download.finish(netdisk).await {
+                tracing::error!(%error, "a download completed but its record could not be written");
+            }
+            Ok(())
+        }
+        Reply::FileDownload { head, mut download } => {
+            send_json(connection, &head).await?;
+            connection.send_raw(&mut download.transfer).await.map(drop)
+        }
+    }
+}
+
+/// The one log line of a request: protocol, type, user, outcome and duration.
+pub fn log_request(
+    protocol: &'static str,
+    kind: &str,
+    exchange: &Exchange,
+    outcome: &str,
+    started: Instant,
+) {
+    let micros = started.elapsed().as_micros() as u64;
+    let user = exchange.user.as_deref().unwrap_or("-");
+    tracing::info!(protocol, r#type = kind, user, outcome, micros, "request");
+}
