@@ -1,6 +1,7 @@
 //! The service's configuration: defaults, overridden by a TOML file, overridden by environment
 //! variables `NETDISK_<FIELD>` (for example `NETDISK_DATABASE_URL`, `NETDISK_LOCKOUT_THRESHOLD`).
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -34,6 +35,45 @@ pub struct Config {
     /// Whether anyone may register an admin account. When false (the default) only the first
     /// admin may sign up.
     pub admin_signup_open: bool,
+    /// The network servers (section `[server]`; environment `NETDISK_SERVER__<FIELD>`).
+    pub server: ServerConfig,
+}
+
+/// The protocol servers' addresses and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the Youku protocol listens; `None` switches it off. Default `127.0.0.1:8080`.
+    pub youku_addr: Option<SocketAddr>,
+    /// Where the netdisk protocol listens; `None` switches it off. Default `127.0.0.1:1111`.
+    pub netdisk_addr: Option<SocketAddr>,
+    /// Connections served at once, over both protocols; more wait to be accepted. Default 1024.
+    pub max_connections: usize,
+    /// Largest request frame, in bytes. Default 1 MiB.
+    pub max_frame_bytes: usize,
+    /// Seconds a connection may wait between requests. Default 60.
+    pub idle_timeout_secs: u64,
+    /// Seconds a request frame may take from first to last byte. Default 10.
+    pub frame_timeout_secs: u64,
+    /// Seconds a file transfer may go without progress. Default 60.
+    pub stall_timeout_secs: u64,
+    /// Seconds transfers in flight get to finish after a shutdown signal. Default 30.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            youku_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            netdisk_addr: Some(SocketAddr::from(([127, 0, 0, 1], 1111))),
+            max_connections: 1024,
+            max_frame_bytes: 1 << 20,
+            idle_timeout_secs: 60,
+            frame_timeout_secs: 10,
+            stall_timeout_secs: 60,
+            shutdown_grace_secs: 30,
+        }
+    }
 }
 
 impl Default for Config {
@@ -50,6 +90,7 @@ impl Default for Config {
             lockout_secs: 15 * 60,
             session_idle_secs: 30 * 60,
             admin_signup_open: false,
+            server: ServerConfig::default(),
         }
     }
 }
@@ -72,7 +113,7 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed(ENV_PREFIX))
+            .merge(Env::prefixed(ENV_PREFIX).split("__"))
             .extract()
             .map_err(Box::new)
     }
@@ -100,12 +141,18 @@ mod tests {
             )?;
             jail.set_env("NETDISK_FREE_WAIT_SECS", "9");
             jail.set_env("NETDISK_DATABASE_URL", "mysql://root@127.0.0.1/test");
+            jail.set_env("NETDISK_SERVER__YOUKU_ADDR", "0.0.0.0:9090");
             let config =
                 Config::load(Some(Path::new("netdisk.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.lockout_threshold, 3);
             assert_eq!(config.free_wait_secs, 9);
             assert_eq!(config.database_url(), "mysql://root@127.0.0.1/test");
             assert_eq!(config.vip_price, 5);
+            assert_eq!(
+                config.server.youku_addr,
+                Some("0.0.0.0:9090".parse().unwrap())
+            );
+            assert_eq!(config.server.max_frame_bytes, 1 << 20);
             Ok(())
         });
     }

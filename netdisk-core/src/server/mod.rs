@@ -4,5 +4,9 @@
 
 pub mod connection;
 pub mod frame;
+mod listener;
+pub mod netdisk_door;
 mod session;
 pub mod youku;
+
+pub use listener::{Running, start};

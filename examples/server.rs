@@ -1,0 +1,120 @@
+//! Starts both protocol servers on one service: Youku (default 127.0.0.1:8080) and netdisk
+//! (default 127.0.0.1:1111), on embedded SQLite in ./netdisk-data unless told otherwise.
+//!
+//! ```text
+//! cargo run -p examples --example server
+//! cargo run -p examples --example server -- --db mysql://root@127.0.0.1:3306/test --youku 0.0.0.0:8080 --no-netdisk
+//! cargo run -p examples --example server -- --config netdisk.toml      # plus NETDISK_* variables
+//! ```
+//! Ctrl-C or SIGTERM stops accepting, closes idle connections and lets transfers in flight
+//! finish (up to the configured grace period).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use netdisk_core::{Config, Netdisk, server};
+
+/// The video site and netdisk server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// A TOML configuration file (see the README); NETDISK_* environment variables override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH, sqlite::memory: or mysql://USER:PASSWORD@HOST:PORT/DATABASE.
+    #[arg(long)]
+    db: Option<String>,
+    /// Where files (and the default SQLite database) are stored.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address of the Youku protocol server.
+    #[arg(long)]
+    youku: Option<SocketAddr>,
+    /// Address of the netdisk protocol server.
+    #[arg(long)]
+    netdisk: Option<SocketAddr>,
+    /// Do not start the Youku protocol server.
+    #[arg(long)]
+    no_youku: bool,
+    /// Do not start the netdisk protocol server.
+    #[arg(long)]
+    no_netdisk: bool,
+    /// Connections served at once.
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Allow admin sign-up after the first admin.
+    #[arg(long)]
+    admin_signup_open: bool,
+}
+
+impl Args {
+    fn apply(self, config: &mut Config) {
+        if let Some(db) = self.db {
+            config.database_url = Some(db);
+        }
+        if let Some(dir) = self.data_dir {
+            config.data_dir = dir;
+        }
+        if let Some(addr) = self.youku {
+            config.server.youku_addr = Some(addr);
+        }
+        if let Some(addr) = self.netdisk {
+            config.server.netdisk_addr = Some(addr);
+        }
+        if self.no_youku {
+            config.server.youku_addr = None;
+        }
+        if self.no_netdisk {
+            config.server.netdisk_addr = None;
+        }
+        if let Some(n) = self.max_connections {
+            config.server.max_connections = n;
+        }
+        config.admin_signup_open |= self.admin_signup_open;
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let mut config = Config::load(args.config.as_deref())?;
+    args.apply(&mut config);
+    let (netdisk, report) = Netdisk::open(config.clone()).await?;
+    tracing::info!(database = %config.database_url(), data_dir = %config.data_dir.display(), ?report, "service ready");
+    let running = server::start(netdisk, &config.server).await?;
+    if let Some(addr) = running.youku_addr() {
+        println!(
+            "Youku protocol on {addr}:   cargo run -p examples --example user -- --server {addr}"
+        );
+    }
+    if let Some(addr) = running.netdisk_addr() {
+        println!("netdisk protocol on {addr}");
+    }
+    println!("Ctrl-C to stop.");
+    wait_for_signal().await?;
+    println!("shutting down: finishing transfers in flight...");
+    if !running.shutdown().await {
+        println!("some transfers did not finish within the grace period");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
+}
