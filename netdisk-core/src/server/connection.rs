@@ -107,11 +107,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .unwrap_or_else(|_| Err(stalled()))
     }
 
-    /// The `len` raw bytes that follow the last frame, as a reader (buffered bytes first). Each
-    /// read fails with `TimedOut` after the stall timeout without progress. What the reader
-    /// leaves unread stays [`Connection::pending_raw`].
-    pub fn raw_body(&mut self, len: u64) -> RawBody<'_, S> {
+    /// Declares that `len` raw bytes follow the last frame (an upload announced them), whether
+    /// or not the request will read them: [`Connection::discard_pending_raw`] skips what is left.
+    pub fn expect_raw(&mut self, len: u64) {
         self.pending_raw = len;
+    }
+
+    /// The pending raw bytes (see [`Connection::expect_raw`]) as a reader, buffered bytes first.
+    /// Each read fails with `TimedOut` after the stall timeout without progress.
+    pub fn raw_body(&mut self) -> RawBody<'_, S> {
         RawBody {
             connection: self,
             stall: None,
@@ -126,7 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads and drops the pending raw bytes, keeping the connection in step with the client.
     pub async fn discard_pending_raw(&mut self) -> io::Result<()> {
         let len = self.pending_raw;
-        let copied = tokio::io::copy(&mut self.raw_body(len), &mut tokio::io::sink()).await?;
+        let copied = tokio::io::copy(&mut self.raw_body(), &mut tokio::io::sink()).await?;
         if copied < len {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -303,11 +307,8 @@ mod tests {
             &b"upload"[..]
         );
         let mut body = Vec::new();
-        connection
-            .raw_body(10)
-            .read_to_end(&mut body)
-            .await
-            .unwrap();
+        connection.expect_raw(10);
+        connection.raw_body().read_to_end(&mut body).await.unwrap();
         assert_eq!(body, b"0123456789");
         assert_eq!(
             connection.read_frame().await.unwrap().unwrap(),
@@ -328,11 +329,8 @@ mod tests {
         });
         connection.read_frame().await.unwrap();
         let mut first = [0; 1000];
-        connection
-            .raw_body(300_000)
-            .read_exact(&mut first)
-            .await
-            .unwrap();
+        connection.expect_raw(300_000);
+        connection.raw_body().read_exact(&mut first).await.unwrap();
         assert_eq!(connection.pending_raw(), 299_000);
         connection.discard_pending_raw().await.unwrap();
         assert_eq!(connection.pending_raw(), 0);
@@ -349,8 +347,9 @@ mod tests {
         let mut connection = Connection::new(server, LIMITS);
         client.write_all(b"half").await.unwrap();
         let mut body = Vec::new();
+        connection.expect_raw(10);
         let error = connection
-            .raw_body(10)
+            .raw_body()
             .read_to_end(&mut body)
             .await
             .unwrap_err();

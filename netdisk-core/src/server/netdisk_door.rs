@@ -264,7 +264,8 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
         return Ok((3, Next::Continue));
     }
     send_json(connection, &answer(GO_AHEAD, "send the bytes", Value::Null)).await?;
-    let mut body = connection.raw_body(request.file_size);
+    connection.expect_raw(request.file_size);
+    let mut body = connection.raw_body();
     let stored = netdisk
         .upload_file(me, &request.file_name, request.file_size, None, &mut body)
         .await;

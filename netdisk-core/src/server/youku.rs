@@ -145,6 +145,16 @@ impl Request {
         }
     }
 
+    /// The raw bytes that follow this request's frame.
+    pub(crate) fn upload_size(&self) -> Option<u64> {
+        match self {
+            Request::UploadMovie { file_size, .. } | Request::UploadFile { file_size, .. } => {
+                Some(*file_size)
+            }
+            _ => None,
+        }
+    }
+
     fn session(&self) -> Option<&str> {
         match self {
             Request::Register { .. } | Request::Login { .. } => None,
@@ -266,7 +276,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 is_free,
             };
             let id = netdisk
-                .upload_movie(caller()?, upload, &mut connection.raw_body(file_size))
+                .upload_movie(caller()?, upload, &mut connection.raw_body())
                 .await?;
             Reply::json(ok("uploaded", json!({ "movie_id": id })))
         }
@@ -356,7 +366,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     &file_name,
                     file_size,
                     Some(&file_md5),
-                    &mut connection.raw_body(file_size),
+                    &mut connection.raw_body(),
                 )
                 .await?;
             Reply::json(ok("uploaded", json!({ "file_id": id })))
@@ -443,12 +453,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Err(error) => {
                 let refusal = ServiceError::BadRequest(format!("bad request: {error}"));
                 if let Some(size) = announced_upload(&body) {
-                    connection.raw_body(size);
+                    connection.expect_raw(size);
                 }
                 ("-", Err(refusal))
             }
             Ok(request) => {
                 let kind = request.kind();
+                if let Some(size) = request.upload_size() {
+                    connection.expect_raw(size);
+                }
                 (
                     kind,
                     handle(
