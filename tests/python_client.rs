@@ -1,0 +1,41 @@
+//! A Python client written like the original course project's works against the server
+//! unchanged (`tests/python/original_client.py`). Runs when `python3` is on the PATH; CI has it.
+
+mod support;
+
+use mini_orm::testing::{TestBackend, TestDb};
+use support::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_style_python_client_works_unchanged() {
+    if std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the Python client test: install python3"
+        );
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();
+    let server = TestServer::start(&t).await;
+    let running = server.running.as_ref().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/original_client.py");
+    let youku = running.youku_addr().unwrap().port().to_string();
+    let netdisk = running.netdisk_addr().unwrap().port().to_string();
+    let output = tokio::process::Command::new("python3")
+        .args([script, &youku, &netdisk])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("all good"), "{stdout}");
+}
