@@ -8,19 +8,10 @@ use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::User;
 use netdisk_core::{NewAccount, ServiceError, UserType};
-use support::{env, env_with};
+use support::{account, env, env_with};
 
 type Result = mini_orm::Result<()>;
 
-fn account(name: &str, user_type: UserType) -> NewAccount<'_> {
-    NewAccount {
-        name,
-        password: "pw",
-        user_type,
-        real_name: None,
-        phone: None,
-        address: None,
-    }
 }
 
 async fn names_are_checked_and_unique(t: &TestDb) -> Result {

@@ -4,15 +4,15 @@
 use mini_orm::{Model, Transaction};
 
 use super::Netdisk;
-use crate::error::Result;
+use crate::error::{Result, ServiceError};
 use crate::models::Blob;
 use crate::storage::{Received, Storage};
 
 /// A reference added by [`attach`].
-pub(super) struct Attached {
-    pub blob_id: i64,
+struct Attached {
+    blob_id: i64,
     /// The file this attach created, to remove if the transaction does not commit.
-    pub new_file: Option<String>,
+    new_file: Option<String>,
 }
 
 /// Adds a reference to `received`'s content inside `tx`: the blob with the same SHA-256 gains a
@@ -22,11 +22,7 @@ pub(super) struct Attached {
 /// Inserting first (rather than looking first) means two uploads of the same new content wait
 /// on the unique index instead of deadlocking on MySQL; the one that finds the row taken adds a
 /// reference instead.
-pub(super) async fn attach(
-    tx: &mut Transaction,
-    storage: &Storage,
-    received: Received,
-) -> Result<Attached> {
+async fn attach(tx: &mut Transaction, storage: &Storage, received: Received) -> Result<Attached> {
     loop {
         let mut blob = Blob {
             id: 0,
@@ -77,6 +73,33 @@ pub(super) async fn release(tx: &mut Transaction, blob_id: i64) -> Result<Option
 }
 
 impl Netdisk {
+    /// Inserts `row`, which refers to `received`'s content through `set_blob`, in one transaction
+    /// with the content's reference: both commit or neither does (and a file this created is
+    /// removed again). A unique violation of the row is [`ServiceError::Conflict`] with `conflict`.
+    pub(super) async fn insert_with_content<M: Model + Send>(
+        &self,
+        received: Received,
+        row: &mut M,
+        set_blob: fn(&mut M, i64),
+        conflict: &'static str,
+    ) -> Result<()> {
+        let mut tx = self.db().begin().await?;
+        let Attached { blob_id, new_file } = attach(&mut tx, self.storage(), received).await?;
+        set_blob(row, blob_id);
+        let saved = match row.save(&mut tx).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        if let Err(error) = saved {
+            self.remove_unreferenced(new_file).await;
+            if error.is_unique_violation() {
+                return Err(ServiceError::Conflict(conflict));
+            }
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
     /// Removes a file no row refers to any more; failing that, start-up's orphan sweep will.
     pub(super) async fn remove_unreferenced(&self, path: Option<String>) {
         if let Some(path) = path

@@ -3,10 +3,13 @@
 use mini_orm::Model;
 use tokio::io::AsyncRead;
 
-use super::blobs::{self, Attached};
+use super::blobs;
 use super::{Caller, Netdisk, Transfer, check_md5, check_text};
 use crate::error::{Result, ServiceError};
 use crate::models::UserFile;
+
+/// The answer when the owner already has a file with the name.
+const NAME_TAKEN: &str = "you have a file with this name already";
 
 /// Longest file name, in characters.
 const MAX_FILE_NAME_CHARS: usize = 255;
@@ -41,9 +44,7 @@ impl Netdisk {
             return Err(ServiceError::TooLarge { size, limit });
         }
         if self.find_file(caller, name).await.is_ok() {
-            return Err(ServiceError::Conflict(
-                "you have a file with this name already",
-            ));
+            return Err(ServiceError::Conflict(NAME_TAKEN));
         }
         let received = self.storage().receive(reader, size, md5, limit).await?;
         let mut file = UserFile {
@@ -55,26 +56,9 @@ impl Netdisk {
             blob_id: 0,
             upload_time: self.now_text(),
         };
-        let mut tx = self.db().begin().await?;
-        let Attached { blob_id, new_file } =
-            blobs::attach(&mut tx, self.storage(), received).await?;
-        file.blob_id = blob_id;
-        let saved = match file.save(&mut tx).await {
-            Ok(()) => tx.commit().await,
-            Err(e) => Err(e),
-        };
-        match saved {
-            Ok(()) => Ok(file.id),
-            Err(error) => {
-                self.remove_unreferenced(new_file).await;
-                if error.is_unique_violation() {
-                    return Err(ServiceError::Conflict(
-                        "you have a file with this name already",
-                    ));
-                }
-                Err(error.into())
-            }
-        }
+        self.insert_with_content(received, &mut file, |f, id| f.blob_id = id, NAME_TAKEN)
+            .await?;
+        Ok(file.id)
     }
 
     /// The caller's files, newest first.

@@ -4,10 +4,12 @@
 use mini_orm::{Filter, Model};
 use tokio::io::AsyncRead;
 
-use super::blobs::{self, Attached};
 use super::{Caller, Netdisk, Transfer, UserType, check_md5, check_text, page};
 use crate::error::{Result, ServiceError};
 use crate::models::{DownloadRecord, Movie, User};
+
+/// The answer when a live movie has the same content.
+const DUPLICATE_MOVIE: &str = "a movie with this content exists already";
 
 /// Longest movie name, in characters.
 const MAX_MOVIE_NAME_CHARS: usize = 255;
@@ -116,9 +118,7 @@ impl Netdisk {
         check_md5(md5)?;
         let same = Movie::query().filter(live() & Movie::FILE_MD5.eq(md5.to_ascii_lowercase()));
         if same.exists(self.db()).await? {
-            return Err(ServiceError::Conflict(
-                "a movie with this content exists already",
-            ));
+            return Err(ServiceError::Conflict(DUPLICATE_MOVIE));
         }
         Ok(())
     }
@@ -158,18 +158,13 @@ impl Netdisk {
             upload_time: self.now_text(),
             user_id: caller.user_id,
         };
-        let mut tx = self.db().begin().await?;
-        let Attached { blob_id, new_file } =
-            blobs::attach(&mut tx, self.storage(), received).await?;
-        movie.blob_id = blob_id;
-        let saved = match movie.save(&mut tx).await {
-            Ok(()) => tx.commit().await,
-            Err(e) => Err(e),
-        };
-        if let Err(error) = saved {
-            self.remove_unreferenced(new_file).await;
-            return Err(error.into());
-        }
+        self.insert_with_content(
+            received,
+            &mut movie,
+            |m, id| m.blob_id = id,
+            DUPLICATE_MOVIE,
+        )
+        .await?;
         Ok(movie.id)
     }
 

@@ -107,6 +107,18 @@ fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// A registration with the password "pw" and no profile.
+pub fn account(name: &str, user_type: UserType) -> NewAccount<'_> {
+    NewAccount {
+        name,
+        password: "pw",
+        user_type,
+        real_name: None,
+        phone: None,
+        address: None,
+    }
+}
+
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
