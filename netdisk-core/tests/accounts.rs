@@ -12,8 +12,6 @@ use support::{account, env, env_with};
 
 type Result = mini_orm::Result<()>;
 
-}
-
 async fn names_are_checked_and_unique(t: &TestDb) -> Result {
     let env = env(t).await;
     let nd = &env.netdisk;

@@ -50,15 +50,10 @@ impl Env {
     }
 
     pub async fn register(&self, name: &str, user_type: UserType) {
-        let account = NewAccount {
-            name,
-            password: "pw",
-            user_type,
-            real_name: None,
-            phone: None,
-            address: None,
-        };
-        self.netdisk.register(account).await.unwrap();
+        self.netdisk
+            .register(account(name, user_type))
+            .await
+            .unwrap();
     }
 
     pub async fn login(&self, name: &str) -> Caller {
