@@ -112,11 +112,12 @@ struct Acceptor {
 impl Acceptor {
     async fn run(self) {
         loop {
-            // Wait for room before accepting: excess clients queue in the kernel's backlog.
+            // Accept, then wait for room: a connection over the limit waits here (and the ones
+            // behind it in the kernel's backlog), while an idle acceptor holds no slot.
+            let stream = self.accept().await;
             let Ok(permit) = self.permits.clone().acquire_owned().await else {
                 return;
             };
-            let stream = self.accept().await;
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }

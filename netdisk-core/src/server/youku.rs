@@ -226,6 +226,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             password,
             user_type: kind,
         } => {
+            exchange.user = Some(name.clone());
             let account = NewAccount {
                 name: &name,
                 password: &password,
