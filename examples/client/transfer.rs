@@ -68,20 +68,10 @@ impl Local {
             .ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path")
             })?;
-        let mut file = File::open(path).await?;
+        let file = File::open(path).await?;
         let size = file.metadata().await?.len();
-        let bar = bar(size, 0, "hashing");
         let mut hasher = Md5::new();
-        let mut buf = vec![0; CHUNK];
-        loop {
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            bar.inc(n as u64);
-        }
-        bar.finish_and_clear();
+        feed(file, size, "hashing", &mut hasher).await?;
         Ok(Local {
             path: path.to_owned(),
             name,
@@ -276,11 +266,16 @@ async fn receive(
 
 /// Feeds the first `len` bytes of `path` (an interrupted download) to `hasher`.
 async fn hash_prefix(path: &Path, len: u64, hasher: &mut Md5) -> Result<()> {
-    let mut file = File::open(path).await?.take(len);
-    let bar = bar(len, 0, "checking");
+    feed(File::open(path).await?, len, "checking", hasher).await
+}
+
+/// Feeds the first `len` bytes of `source` to `hasher`, with a progress bar labelled `label`.
+async fn feed(source: File, len: u64, label: &'static str, hasher: &mut Md5) -> Result<()> {
+    let mut source = source.take(len);
+    let bar = bar(len, 0, label);
     let mut buf = vec![0; CHUNK];
     loop {
-        let n = file.read(&mut buf).await?;
+        let n = source.read(&mut buf).await?;
         if n == 0 {
             break;
         }
