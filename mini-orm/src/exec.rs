@@ -88,6 +88,7 @@ impl Db {
                     sql,
                     params: Vec::new(),
                     table: None,
+                    columns_in_model_order: false,
                 },
             )
             .await?;
@@ -104,6 +105,7 @@ impl Db {
                 sql,
                 params: Vec::new(),
                 table: None,
+                columns_in_model_order: false,
             },
         )
         .await?;

@@ -53,6 +53,7 @@ impl RawQuery {
             sql: self.sql,
             params: self.params,
             table: None,
+            columns_in_model_order: false,
         }
     }
 

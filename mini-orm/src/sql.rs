@@ -62,6 +62,9 @@ pub(crate) struct Statement {
     pub sql: String,
     pub params: Vec<Value>,
     pub table: Option<&'static TableDef>,
+    /// The statement selects a model's columns in its declared order (the ORM's own selects), so
+    /// rows need no mapping by column name; raw SQL does.
+    pub columns_in_model_order: bool,
 }
 
 impl Statement {
@@ -70,6 +73,7 @@ impl Statement {
             sql: String::with_capacity(128),
             params: Vec::new(),
             table: Some(table),
+            columns_in_model_order: false,
         }
     }
 }
@@ -114,6 +118,7 @@ fn placeholders(n: usize, out: &mut String) {
 
 fn select_from(backend: Backend, table: &'static TableDef) -> Statement {
     let mut stmt = Statement::new(table);
+    stmt.columns_in_model_order = true;
     stmt.sql.push_str("SELECT ");
     quoted_list(
         backend,

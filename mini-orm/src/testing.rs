@@ -195,26 +195,30 @@ async fn drop_stale_databases(admin: &Db, now: u64) {
 
 /// Declares, for each named `async fn(&TestDb) -> mini_orm::Result<()>`, a module of tests that
 /// run it on `sqlite_memory`, `sqlite_file` and `mysql` (the last skipped, outside CI, when no
-/// server is configured). Needs `tokio` (with `macros` and `rt-multi-thread`) in the caller's
-/// dev-dependencies.
+/// server is configured). A body that only applies to some backends names them:
+/// `backend_tests!(on [sqlite_file, mysql]: uncommitted_writes_are_invisible);`. Needs `tokio`
+/// (with `macros` and `rt-multi-thread`) in the caller's dev-dependencies.
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite_memory() {
-                $crate::testing::run($crate::testing::TestBackend::SqliteMemory, super::$name).await;
-            }
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite_file() {
-                $crate::testing::run($crate::testing::TestBackend::SqliteFile, super::$name).await;
-            }
-            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                $crate::testing::run($crate::testing::TestBackend::MySql, super::$name).await;
-            }
-        }
+    (on $backends:tt: $($name:ident),+ $(,)?) => {$(
+        $crate::backend_tests!(@module $backends $name);
     )+};
+    ($($name:ident),+ $(,)?) => {
+        $crate::backend_tests!(on [sqlite_memory, sqlite_file, mysql]: $($name),+);
+    };
+    (@module [$($backend:ident),+] $name:ident) => {
+        mod $name {
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $backend() {
+                    $crate::testing::run($crate::backend_tests!(@backend $backend), super::$name).await;
+                }
+            )+
+        }
+    };
+    (@backend sqlite_memory) => { $crate::testing::TestBackend::SqliteMemory };
+    (@backend sqlite_file) => { $crate::testing::TestBackend::SqliteFile };
+    (@backend mysql) => { $crate::testing::TestBackend::MySql };
 }
 
 #[cfg(test)]

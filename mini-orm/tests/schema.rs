@@ -2,7 +2,7 @@
 
 mod support;
 
-use mini_orm::testing::{TestBackend, TestDb};
+use mini_orm::testing::TestDb;
 use mini_orm::{Backend, Model, Result, backend_tests, raw, schema};
 use support::{Sample, User};
 
@@ -61,9 +61,6 @@ async fn defaults_apply_to_rows_inserted_without_the_column(t: &TestDb) -> Resul
 }
 
 async fn mysql_tables_use_innodb_utf8mb4_and_exact_types(t: &TestDb) -> Result<()> {
-    if t.backend != TestBackend::MySql {
-        return Ok(());
-    }
     t.db.create_table::<User>().await?;
     let (engine, collation): (String, String) = raw(
         "SELECT engine, table_collation FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'user_info'",
@@ -98,8 +95,8 @@ backend_tests!(
     create_table_is_idempotent_and_keeps_rows,
     declared_indexes_exist,
     defaults_apply_to_rows_inserted_without_the_column,
-    mysql_tables_use_innodb_utf8mb4_and_exact_types,
 );
+backend_tests!(on [mysql]: mysql_tables_use_innodb_utf8mb4_and_exact_types);
 
 #[test]
 fn sqlite_ddl_uses_integer_primary_key_and_strict_tables() {

@@ -125,8 +125,12 @@ pub(crate) async fn fetch<R: FromRow>(
         .exec_iter(stmt.sql.as_str(), params(&stmt.params))
         .await
         .map_err(map)?;
-    let names: Vec<_> = result.columns_ref().iter().map(|c| c.name_str()).collect();
-    let positions = positions_by_name::<R>(&names)?;
+    let positions = if stmt.columns_in_model_order {
+        None
+    } else {
+        let names: Vec<_> = result.columns_ref().iter().map(|c| c.name_str()).collect();
+        positions_by_name::<R>(&names)?
+    };
     let rows = result
         .map(|row| R::from_row(&Row::new(RowSource::MySql(&row), positions.as_deref())))
         .await

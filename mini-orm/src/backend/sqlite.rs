@@ -272,7 +272,11 @@ fn run_fetch<R: FromRow>(
     if read_only && !prepared.readonly() {
         return Ok(None);
     }
-    let positions = positions_by_name::<R>(&prepared.column_names().collect::<Vec<_>>())?;
+    let positions = if stmt.columns_in_model_order {
+        None
+    } else {
+        positions_by_name::<R>(&prepared.column_names().collect::<Vec<_>>())?
+    };
     let mut rows = prepared.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(map_error)? {
