@@ -247,6 +247,30 @@ pub(crate) async fn execute(mut exec: impl Executor, stmt: Statement) -> Result<
     done
 }
 
+/// Runs `statements` atomically (in a transaction of its own when there is more than one and
+/// `exec` is not already one); returns the rows they matched in all.
+pub(crate) async fn execute_all(
+    mut exec: impl Executor,
+    statements: Vec<Statement>,
+) -> Result<u64> {
+    let mut own_tx = match exec.target() {
+        Target::Db(db) if statements.len() > 1 => Some(db.begin().await?),
+        _ => None,
+    };
+    let mut rows = 0;
+    for stmt in statements {
+        let done = match (own_tx.as_mut(), exec.target()) {
+            (Some(tx), _) | (None, Target::Tx(tx)) => execute(tx, stmt).await?,
+            (None, Target::Db(db)) => execute(db, stmt).await?,
+        };
+        rows += done.rows_matched;
+    }
+    if let Some(tx) = own_tx {
+        tx.commit().await?;
+    }
+    Ok(rows)
+}
+
 pub(crate) async fn fetch<R: FromRow>(mut exec: impl Executor, stmt: Statement) -> Result<Vec<R>> {
     let started = Instant::now();
     let rows = match exec.target() {

@@ -166,6 +166,44 @@ pub trait Model: FromRow + Sync + 'static {
         }
     }
 
+    /// Inserts every row of `rows` with one multi-row `INSERT` (`VALUES (…), (…), …`), each
+    /// with a primary key the database generates: the rows' own primary keys are neither written
+    /// nor updated. Returns how many rows were inserted.
+    ///
+    /// All or nothing: every value is checked before anything is sent, and when the rows need
+    /// more than one statement (over 32 766 values in all) they run in one transaction, the
+    /// caller's if `exec` is one.
+    ///
+    /// ```
+    /// # use mini_orm::{Db, Model};
+    /// # #[derive(Model)]
+    /// # struct Comment { #[field(primary_key)] id: i64, text: String }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> mini_orm::Result<()> {
+    /// # let db = Db::connect("sqlite::memory:").await?;
+    /// # db.create_table::<Comment>().await?;
+    /// let comments: Vec<Comment> = ["first", "second"]
+    ///     .into_iter()
+    ///     .map(|text| Comment { id: 0, text: text.into() })
+    ///     .collect();
+    /// assert_eq!(Comment::insert_all(&db, &comments).await?, 2);
+    /// # assert_eq!(Comment::query().count(&db).await?, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn insert_all(exec: impl Executor, rows: &[Self]) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            let statements = rows
+                .chunks(sql::rows_per_insert(Self::TABLE))
+                .map(|chunk| {
+                    let params = chunk.iter().flat_map(Model::values).collect();
+                    sql::insert(exec.backend(), Self::TABLE, params)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            exec::execute_all(exec, statements).await
+        }
+    }
+
     /// Writes every column of this row (`UPDATE … WHERE <primary key> = ?`); [`Error::NotFound`]
     /// when no row has this primary key.
     fn update(&self, exec: impl Executor) -> impl Future<Output = Result<()>> + Send {

@@ -170,12 +170,25 @@ fn check_lengths(table: &TableDef, values: &[Value]) -> Result<()> {
         .try_for_each(|(column, value)| check_length(column, value))
 }
 
+/// The most `?` placeholders one statement may carry: SQLite's default limit (MySQL's is 65 535).
+const MAX_PARAMS: usize = 32_766;
+
+/// How many rows of `table` one multi-row `INSERT` carries at most.
+pub(crate) fn rows_per_insert(table: &TableDef) -> usize {
+    (MAX_PARAMS / table.value_columns().count().max(1)).max(1)
+}
+
+/// `INSERT INTO t (…) VALUES (…), (…)` of `params`, one group of [`TableDef::value_columns`]
+/// values per row.
 pub(crate) fn insert(
     backend: Backend,
     table: &'static TableDef,
-    values: Vec<Value>,
+    params: Vec<Value>,
 ) -> Result<Statement> {
-    check_lengths(table, &values)?;
+    let width = table.value_columns().count();
+    params
+        .chunks(width.max(1))
+        .try_for_each(|row| check_lengths(table, row))?;
     let mut stmt = Statement::new(table);
     stmt.sql.push_str("INSERT INTO ");
     backend.quote(table.name, &mut stmt.sql);
@@ -186,10 +199,13 @@ pub(crate) fn insert(
         "",
         &mut stmt.sql,
     );
-    stmt.sql.push_str(") VALUES (");
-    placeholders(values.len(), &mut stmt.sql);
-    stmt.sql.push(')');
-    stmt.params = values;
+    stmt.sql.push_str(") VALUES ");
+    for row in 0..params.len() / width.max(1) {
+        stmt.sql.push_str(if row == 0 { "(" } else { ", (" });
+        placeholders(width, &mut stmt.sql);
+        stmt.sql.push(')');
+    }
+    stmt.params = params;
     Ok(stmt)
 }
 

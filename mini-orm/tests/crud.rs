@@ -1,4 +1,4 @@
-//! save, get, find, update and delete of single rows, on every backend.
+//! save, get, find, update and delete of single rows, and multi-row inserts, on every backend.
 
 mod support;
 
@@ -124,6 +124,71 @@ async fn text_longer_than_max_len_is_refused_before_writing(t: &TestDb) -> Resul
     Ok(())
 }
 
+async fn insert_all_inserts_every_row_with_generated_keys(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    assert_eq!(User::insert_all(&t.db, &[]).await?, 0);
+    let mut rows: Vec<User> = ["ann", "ben", "cy"].map(User::named).into();
+    rows[1].id = 999; // not written: keys are generated
+    rows[2].real_name = Some("Cy Young".into());
+    assert_eq!(User::insert_all(&t.db, &rows).await?, 3);
+
+    let stored = User::query().order_by(User::ID.asc()).all(&t.db).await?;
+    assert_eq!(stored.len(), 3);
+    assert!(stored.iter().all(|user| user.id != 999));
+    for (stored, given) in stored.iter().zip(&rows) {
+        assert_eq!(
+            User {
+                id: 0,
+                ..stored.clone()
+            },
+            User {
+                id: 0,
+                ..given.clone()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// More rows than one statement carries (4 095 of `User`'s 8 values): a duplicate in the last
+/// statement undoes the first ones.
+async fn insert_all_over_several_statements_is_all_or_nothing(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    let mut rows: Vec<User> = (0..9_000).map(|i| User::named(&format!("u{i}"))).collect();
+    rows[8_999].name = "u0".into();
+    let error = User::insert_all(&t.db, &rows).await.unwrap_err();
+    assert!(matches!(error, Error::UniqueViolation { .. }), "{error:?}");
+    assert_eq!(User::query().count(&t.db).await?, 0);
+
+    rows[8_999].name = "u8999".into();
+    assert_eq!(User::insert_all(&t.db, &rows).await?, 9_000);
+    assert_eq!(User::query().count(&t.db).await?, 9_000);
+    Ok(())
+}
+
+async fn insert_all_checks_every_row_before_writing(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    let rows = [User::named("fine"), User::named(&"x".repeat(33))];
+    let error = User::insert_all(&t.db, &rows).await.unwrap_err();
+    assert!(
+        matches!(error, Error::ValueTooLong { column: "name", .. }),
+        "{error:?}"
+    );
+    assert_eq!(User::query().count(&t.db).await?, 0);
+    Ok(())
+}
+
+async fn insert_all_joins_the_callers_transaction(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    let rows: Vec<User> = (0..5_000).map(|i| User::named(&format!("u{i}"))).collect();
+    let mut tx = t.db.begin().await?;
+    assert_eq!(User::insert_all(&mut tx, &rows).await?, 5_000);
+    assert_eq!(User::query().count(&mut tx).await?, 5_000);
+    tx.rollback().await?;
+    assert_eq!(User::query().count(&t.db).await?, 0);
+    Ok(())
+}
+
 backend_tests!(
     save_sets_generated_primary_keys,
     every_field_type_round_trips,
@@ -133,4 +198,8 @@ backend_tests!(
     delete_removes_only_that_row,
     primary_keys_are_not_reused_after_delete,
     text_longer_than_max_len_is_refused_before_writing,
+    insert_all_inserts_every_row_with_generated_keys,
+    insert_all_over_several_statements_is_all_or_nothing,
+    insert_all_checks_every_row_before_writing,
+    insert_all_joins_the_callers_transaction,
 );
