@@ -32,6 +32,11 @@ pub struct Config {
     pub lockout_secs: u64,
     /// A session unused for this many seconds ends. Default 1800 (30 minutes).
     pub session_idle_secs: u64,
+    /// How often, in milliseconds, this process looks for notices that other processes sharing
+    /// the database published, to push them to its own subscribers. Notices published through
+    /// this process are pushed at once. 0 turns the look-up off (one process per database).
+    /// Default 500.
+    pub notice_poll_ms: u64,
     /// Whether anyone may register an admin account. When false (the default) only the first
     /// admin may sign up.
     pub admin_signup_open: bool,
@@ -89,6 +94,7 @@ impl Default for Config {
             lockout_threshold: 5,
             lockout_secs: 15 * 60,
             session_idle_secs: 30 * 60,
+            notice_poll_ms: 500,
             admin_signup_open: false,
             server: ServerConfig::default(),
         }

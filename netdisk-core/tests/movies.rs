@@ -5,6 +5,7 @@ mod support;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
@@ -448,6 +449,41 @@ async fn notices_are_newest_first_and_reach_subscribers(t: &TestDb) -> Result {
     Ok(())
 }
 
+/// Two services on one database (two server processes): a notice published through one reaches
+/// the other's subscribers by the poll, and each subscriber gets each notice exactly once.
+async fn notices_reach_subscribers_of_other_services_once(t: &TestDb) -> Result {
+    let env = env_with(t, |config| config.notice_poll_ms = 20).await;
+    let admin = env.admin().await;
+    env.netdisk
+        .publish_notice(&admin, "before", "published before the other opened")
+        .await
+        .unwrap();
+    let other = env.reopen().await;
+    let mut here = env.netdisk.subscribe_notices();
+    let mut there = other.subscribe_notices();
+
+    for title in ["one", "two", "three"] {
+        env.netdisk
+            .publish_notice(&admin, title, "c")
+            .await
+            .unwrap();
+    }
+    for subscriber in [&mut here, &mut there] {
+        for title in ["one", "two", "three"] {
+            let pushed = tokio::time::timeout(Duration::from_secs(10), subscriber.recv())
+                .await
+                .expect("pushed within the poll interval")
+                .unwrap();
+            assert_eq!(pushed.title, title);
+        }
+    }
+    // Several polls later, nothing was pushed twice (and "before" never).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(here.try_recv().is_err());
+    assert!(there.try_recv().is_err());
+    Ok(())
+}
+
 backend_tests!(
     admin_only_operations_refuse_users,
     lists_are_newest_first_by_kind_keyword_and_page,
@@ -460,4 +496,5 @@ backend_tests!(
     downloads_resume_and_record_only_complete_transfers,
     records_are_the_callers_own_newest_first,
     notices_are_newest_first_and_reach_subscribers,
+    notices_reach_subscribers_of_other_services_once,
 );

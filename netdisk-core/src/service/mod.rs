@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mini_orm::{Db, Model};
-use tokio::sync::broadcast;
 
 use crate::clock::{Clock, SystemClock, format_local};
 use crate::config::Config;
@@ -25,6 +24,7 @@ use crate::storage::Storage;
 pub use accounts::{LoginOutcome, NewAccount, Profile, UserType};
 pub use files::FileDownload;
 pub use movies::{MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload};
+use notices::NoticeFeed;
 pub use notices::{NoticeView, RecordView};
 pub use transfer::Transfer;
 
@@ -47,7 +47,7 @@ struct Inner {
     storage: Storage,
     config: Config,
     clock: Arc<dyn Clock>,
-    notices: broadcast::Sender<NoticeView>,
+    notices: NoticeFeed,
 }
 
 /// Someone with a valid session, as [`Netdisk::authenticate`] found them.
@@ -119,7 +119,7 @@ impl Netdisk {
         let storage = Storage::open(&config.data_dir)
             .await
             .map_err(|e| ServiceError::Internal(Box::new(e)))?;
-        let (notices, _) = broadcast::channel(64);
+        let notices = NoticeFeed::open(&db).await?;
         let netdisk = Netdisk {
             inner: Arc::new(Inner {
                 db,
@@ -131,6 +131,7 @@ impl Netdisk {
         };
         let report = netdisk.check_storage().await?;
         netdisk.purge_expired_sessions().await?;
+        netdisk.poll_notices_in_background();
         Ok((netdisk, report))
     }
 

@@ -1,7 +1,14 @@
-//! Notices (published by admins, listed newest first, broadcast to subscribers at once) and the
-//! caller's own download records.
+//! Notices (published by admins, listed newest first, pushed to subscribers) and the caller's
+//! own download records.
+//!
+//! A notice published through this process is pushed to its subscribers at once. Other processes
+//! sharing the database learn of it by polling the notice table every
+//! [`notice_poll_ms`](crate::Config::notice_poll_ms): the [`NoticeFeed`] remembers which ids it
+//! has pushed, so each notice reaches each subscriber once, whichever way it came.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use mini_orm::Model;
 use serde::Serialize;
@@ -10,6 +17,7 @@ use tokio::sync::broadcast;
 use super::{Caller, Netdisk, UserType, check_text, page};
 use crate::error::{Result, ServiceError};
 use crate::models::{DownloadRecord, Movie, Notice};
+use mini_orm::Db;
 
 /// Longest notice title, in characters.
 const MAX_TITLE_CHARS: usize = 255;
@@ -67,8 +75,7 @@ impl Netdisk {
         };
         notice.save(self.db()).await?;
         let id = notice.id;
-        // No subscriber is not an error.
-        let _ = self.inner.notices.send(NoticeView::from(notice));
+        self.inner.notices.push(notice);
         Ok(id)
     }
 
@@ -92,7 +99,52 @@ impl Netdisk {
     /// Every notice published from now on, as it is published. A receiver that falls more than
     /// 64 notices behind loses the oldest ones (`RecvError::Lagged`).
     pub fn subscribe_notices(&self) -> broadcast::Receiver<NoticeView> {
-        self.inner.notices.subscribe()
+        self.inner.notices.sender.subscribe()
+    }
+
+    /// Pushes the notices other processes published since the last look (see the module doc).
+    async fn poll_notices(&self) -> Result<()> {
+        let floor = self.inner.notices.floor();
+        let fresh = Notice::query()
+            .filter(Notice::ID.gt(floor))
+            .order_by(Notice::ID.asc())
+            .all(self.db())
+            .await?;
+        for notice in fresh {
+            self.inner.notices.push(notice);
+        }
+        Ok(())
+    }
+
+    /// Starts the task that runs [`Netdisk::poll_notices`] every `notice_poll_ms`, for as long
+    /// as a clone of this service lives.
+    pub(super) fn poll_notices_in_background(&self) {
+        let every = Duration::from_millis(self.config().notice_poll_ms);
+        if every.is_zero() {
+            return;
+        }
+        let service = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                ticks.tick().await;
+                let Some(inner) = service.upgrade() else {
+                    return;
+                };
+                let outcome = Netdisk { inner }.poll_notices().await;
+                // One warning per outage, not one per tick.
+                match outcome {
+                    Err(ref error) if !failing => {
+                        tracing::warn!(%error, "looking for other servers' notices failed");
+                    }
+                    Ok(()) if failing => tracing::info!("looking for other servers' notices again"),
+                    _ => {}
+                }
+                failing = outcome.is_err();
+            }
+        });
     }
 
     /// The caller's own download records, newest first. Users only.
@@ -127,5 +179,60 @@ impl Netdisk {
                 price: r.price,
             })
             .collect())
+    }
+}
+
+/// How far below the newest pushed id the poll looks again, for notices that another process
+/// committed after a newer one (ids are handed out before commit).
+const LOOKBACK_IDS: i64 = 64;
+
+/// The broadcast channel of notices, and which ids it has carried.
+pub(super) struct NoticeFeed {
+    sender: broadcast::Sender<NoticeView>,
+    pushed: Mutex<Pushed>,
+}
+
+/// The newest notice id pushed (or present at start-up), and the ids pushed within
+/// [`LOOKBACK_IDS`] of it.
+struct Pushed {
+    newest: i64,
+    recent: BTreeSet<i64>,
+}
+
+impl NoticeFeed {
+    /// A feed that treats the notices already in the database as pushed.
+    pub(super) async fn open(db: &Db) -> Result<NoticeFeed> {
+        let existing = Notice::query()
+            .order_by(Notice::ID.desc())
+            .limit(LOOKBACK_IDS as u64)
+            .all(db)
+            .await?;
+        let pushed = Pushed {
+            newest: existing.first().map_or(0, |n| n.id),
+            recent: existing.iter().map(|n| n.id).collect(),
+        };
+        Ok(NoticeFeed {
+            sender: broadcast::channel(64).0,
+            pushed: Mutex::new(pushed),
+        })
+    }
+
+    /// Ids above this may not have been pushed yet.
+    fn floor(&self) -> i64 {
+        self.pushed.lock().expect("never poisoned").newest - LOOKBACK_IDS
+    }
+
+    /// Sends `notice` to every subscriber, unless it was sent before.
+    fn push(&self, notice: Notice) {
+        let mut pushed = self.pushed.lock().expect("never poisoned");
+        if notice.id <= pushed.newest - LOOKBACK_IDS || !pushed.recent.insert(notice.id) {
+            return;
+        }
+        pushed.newest = pushed.newest.max(notice.id);
+        let floor = pushed.newest - LOOKBACK_IDS;
+        pushed.recent.retain(|&id| id > floor);
+        // Sent under the lock, so subscribers see notices in the order they were pushed. No
+        // subscriber is not an error.
+        let _ = self.sender.send(NoticeView::from(notice));
     }
 }
