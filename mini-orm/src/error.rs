@@ -71,6 +71,13 @@ pub enum Error {
     #[error("database unavailable: {0}")]
     Unavailable(#[source] BoxError),
 
+    /// The database rolled the whole transaction back to break a deadlock with another one
+    /// (MySQL's error 1213): nothing of it remains, and running it again from the start usually
+    /// succeeds. Two MySQL transactions inserting the same unique value, then updating the row
+    /// they found, end this way. SQLite transactions take the write lock at `BEGIN` and never do.
+    #[error("transaction rolled back to break a deadlock: {0}")]
+    Deadlock(#[source] BoxError),
+
     /// Any other error reported by the driver (a syntax error in raw SQL, a type the server
     /// refused, a constraint other than uniqueness).
     #[error("database error: {0}")]
@@ -91,6 +98,12 @@ impl Error {
     /// True when the database could not be reached ([`Error::Unavailable`]).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Error::Unavailable(_))
+    }
+
+    /// True when the transaction was rolled back to break a deadlock ([`Error::Deadlock`]), so
+    /// that running it again is the remedy.
+    pub fn is_deadlock(&self) -> bool {
+        matches!(self, Error::Deadlock(_))
     }
 }
 

@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use mini_orm::testing::{TestBackend, TestDb};
-use mini_orm::{Db, Model, Result, backend_tests, raw};
+use mini_orm::{Db, Error, Model, Result, backend_tests, raw};
 use support::User;
 
 async fn committed_changes_are_kept(t: &TestDb) -> Result<()> {
@@ -167,6 +167,55 @@ async fn writing_outside_a_held_transaction_times_out_instead_of_hanging(t: &Tes
     Ok(())
 }
 
+/// Two MySQL transactions that each lock a row the other then wants: the server rolls one back
+/// and it is reported as [`Error::Deadlock`], the other commits.
+async fn a_deadlock_is_reported_as_such(t: &TestDb) -> Result<()> {
+    t.db.create_table::<User>().await?;
+    let (mut a, mut b) = (User::named("a"), User::named("b"));
+    a.save(&t.db).await?;
+    b.save(&t.db).await?;
+    let bump = |id: i64| User::query().filter(User::ID.eq(id));
+    let mut first = t.db.begin().await?;
+    let mut second = t.db.begin().await?;
+    bump(a.id)
+        .update(&mut first, [User::FAILED_LOGINS.increment(1)])
+        .await?;
+    bump(b.id)
+        .update(&mut second, [User::FAILED_LOGINS.increment(1)])
+        .await?;
+    let crossed = tokio::spawn(async move {
+        let outcome = bump(b.id)
+            .update(&mut first, [User::FAILED_LOGINS.increment(1)])
+            .await;
+        (outcome, first)
+    });
+    // Give the spawned update time to start waiting for `b`'s lock.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let here = bump(a.id)
+        .update(&mut second, [User::FAILED_LOGINS.increment(1)])
+        .await;
+    if here.is_ok() {
+        second.commit().await?;
+    }
+    let (there, first) = crossed.await.unwrap();
+    if there.is_ok() {
+        first.commit().await?;
+    }
+    let errors: Vec<Error> = [here, there].into_iter().filter_map(Result::err).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].is_deadlock(), "{:?}", errors[0]);
+    // The survivor's two increments committed; the victim's were rolled back.
+    let total: i64 = User::query()
+        .all(&t.db)
+        .await?
+        .iter()
+        .map(|u| u.failed_logins)
+        .sum();
+    assert_eq!(total, 2);
+    Ok(())
+}
+
+backend_tests!(on [mysql]: a_deadlock_is_reported_as_such);
 backend_tests!(on [sqlite_memory, sqlite_file]: writing_outside_a_held_transaction_times_out_instead_of_hanging);
 backend_tests!(on [sqlite_file, mysql]: uncommitted_writes_are_invisible_outside);
 backend_tests!(

@@ -93,7 +93,8 @@ impl ServiceError {
 
 impl From<mini_orm::Error> for ServiceError {
     fn from(error: mini_orm::Error) -> Self {
-        if error.is_unavailable() {
+        // A deadlock that outlived its retries is as transient as an outage.
+        if error.is_unavailable() || error.is_deadlock() {
             ServiceError::Unavailable(error)
         } else {
             ServiceError::Internal(Box::new(error))

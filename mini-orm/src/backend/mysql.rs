@@ -13,6 +13,7 @@ use crate::value::Value;
 /// MySQL error codes this crate classifies.
 mod code {
     pub const DUP_ENTRY: u16 = 1062;
+    pub const LOCK_DEADLOCK: u16 = 1213;
     pub const CON_COUNT: u16 = 1040;
     pub const SERVER_SHUTDOWN: u16 = 1053;
     pub const CONNECTION_KILLED: u16 = 1927;
@@ -158,6 +159,9 @@ fn map_error(error: mysql_async::Error, table: Option<&TableDef>) -> Error {
             ) =>
         {
             Error::Unavailable(Box::new(error))
+        }
+        mysql_async::Error::Server(server) if server.code == code::LOCK_DEADLOCK => {
+            Error::Deadlock(Box::new(error))
         }
         mysql_async::Error::Io(_) => Error::Unavailable(Box::new(error)),
         mysql_async::Error::Driver(driver) => match driver {

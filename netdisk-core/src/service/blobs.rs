@@ -8,57 +8,67 @@ use crate::error::{Result, ServiceError};
 use crate::models::Blob;
 use crate::storage::{Received, Storage};
 
-/// A reference added by [`attach`].
-struct Attached {
-    blob_id: i64,
-    /// The file this attach created, to remove if the transaction does not commit.
-    new_file: Option<String>,
+/// The blob row [`reserve`] found or created for some content.
+enum Reserved {
+    /// A new row, holding the one reference: the received file must move into place.
+    New(Blob),
+    /// An existing row, which gained a reference: the received copy is not needed.
+    Existing(i64),
 }
 
-/// Adds a reference to `received`'s content inside `tx`: the blob with the same SHA-256 gains a
-/// reference (and the just-received copy is dropped), or a new blob row is created and the file
-/// moved into place under its name.
+/// How many times a transaction that adds or drops references is run when MySQL breaks a
+/// deadlock by rolling it back.
+const DEADLOCK_ATTEMPTS: u32 = 5;
+
+/// Adds a reference to the content with `sha256` inside `tx`: the blob with the same SHA-256
+/// gains a reference, or a new blob row is inserted.
 ///
-/// Inserting first (rather than looking first) means two uploads of the same new content wait
-/// on the unique index instead of deadlocking on MySQL; the one that finds the row taken adds a
-/// reference instead.
-async fn attach(tx: &mut Transaction, storage: &Storage, received: Received) -> Result<Attached> {
+/// Inserting first (rather than looking first) lets uploads of the same new content wait on the
+/// unique index; on MySQL, those waiting then each need the row's exclusive lock, and InnoDB
+/// rolls all but one back ([`mini_orm::Error::Deadlock`]): the caller runs the transaction again.
+async fn reserve(tx: &mut Transaction, sha256: &str, size: u64) -> mini_orm::Result<Reserved> {
     loop {
         let mut blob = Blob {
             id: 0,
-            sha256: received.sha256.clone(),
-            size: received.size as i64,
+            sha256: sha256.to_owned(),
+            size: size as i64,
             refs: 1,
         };
         match blob.save(&mut *tx).await {
-            Ok(()) => {
-                let path = Storage::blob_path(&blob.sha256, blob.id);
-                received.persist(storage, &path).await?;
-                return Ok(Attached {
-                    blob_id: blob.id,
-                    new_file: Some(path),
-                });
-            }
+            Ok(()) => return Ok(Reserved::New(blob)),
             Err(e) if e.is_unique_violation() => {
-                let same = || Blob::query().filter(Blob::SHA256.eq(received.sha256.as_str()));
+                let same = || Blob::query().filter(Blob::SHA256.eq(sha256));
                 if same().update(&mut *tx, [Blob::REFS.increment(1)]).await? == 0 {
                     continue; // its last reference went away meanwhile: make a new generation
                 }
                 if let Some(existing) = same().first(&mut *tx).await? {
-                    return Ok(Attached {
-                        blob_id: existing.id,
-                        new_file: None,
-                    });
+                    return Ok(Reserved::Existing(existing.id));
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
 }
 
+/// Decides what follows a failed transaction that adds or drops references (already rolled
+/// back): after a deadlock, a short random pause before the caller runs it again; after any
+/// other error, or too many deadlocks, the error.
+pub(super) async fn retry_after_deadlock(error: mini_orm::Error, attempt: &mut u32) -> Result<()> {
+    if !error.is_deadlock() || *attempt >= DEADLOCK_ATTEMPTS {
+        return Err(error.into());
+    }
+    *attempt += 1;
+    let pause = rand::random_range(1..=10 * u64::from(*attempt));
+    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+    Ok(())
+}
+
 /// Drops one reference inside `tx`; when it was the last, deletes the row and returns the file
 /// to remove once the transaction has committed.
-pub(super) async fn release(tx: &mut Transaction, blob_id: i64) -> Result<Option<String>> {
+pub(super) async fn release(
+    tx: &mut Transaction,
+    blob_id: i64,
+) -> mini_orm::Result<Option<String>> {
     Blob::query()
         .filter(Blob::ID.eq(blob_id))
         .update(&mut *tx, [Blob::REFS.increment(-1)])
@@ -83,8 +93,22 @@ impl Netdisk {
         set_blob: fn(&mut M, i64),
         conflict: &'static str,
     ) -> Result<()> {
-        let mut tx = self.db().begin().await?;
-        let Attached { blob_id, new_file } = attach(&mut tx, self.storage(), received).await?;
+        let mut attempt = 1;
+        let (mut tx, reserved) = loop {
+            let mut tx = self.db().begin().await?;
+            match reserve(&mut tx, &received.sha256, received.size).await {
+                Ok(reserved) => break (tx, reserved),
+                Err(e) => retry_after_deadlock(e, &mut attempt).await?,
+            }
+        };
+        let (blob_id, new_file) = match reserved {
+            Reserved::Existing(blob_id) => (blob_id, None), // dropping `received` removes the copy
+            Reserved::New(blob) => {
+                let path = Storage::blob_path(&blob.sha256, blob.id);
+                received.persist(self.storage(), &path).await?;
+                (blob.id, Some(path))
+            }
+        };
         set_blob(row, blob_id);
         let saved = match row.save(&mut tx).await {
             Ok(()) => tx.commit().await,

@@ -113,9 +113,18 @@ impl Netdisk {
     /// Deletes one of the caller's files; its bytes go once no other file or movie shares them.
     pub async fn delete_file(&self, caller: &Caller, file_id: i64) -> Result<()> {
         let file = self.own_file(caller, file_id).await?;
-        let mut tx = self.db().begin().await?;
-        file.delete(&mut tx).await?;
-        let unused = blobs::release(&mut tx, file.blob_id).await?;
+        let mut attempt = 1;
+        let (tx, unused) = loop {
+            let mut tx = self.db().begin().await?;
+            let released = match file.delete(&mut tx).await {
+                Ok(()) => blobs::release(&mut tx, file.blob_id).await,
+                Err(e) => Err(e),
+            };
+            match released {
+                Ok(unused) => break (tx, unused),
+                Err(e) => blobs::retry_after_deadlock(e, &mut attempt).await?,
+            }
+        };
         tx.commit().await?;
         self.remove_unreferenced(unused).await;
         Ok(())
