@@ -169,6 +169,10 @@ impl Netdisk {
     /// [`ServiceError::WrongCredentials`], and take about as long (an unknown name is checked
     /// against a dummy hash). After `lockout_threshold` wrong passwords in a row the account is
     /// [`ServiceError::Locked`] for `lockout_secs`.
+    ///
+    /// Each attempt on an account is counted *before* its password is checked, in one atomic
+    /// update that also refuses when the count has reached the threshold: attempts made at the
+    /// same time cannot outrun the lock, however many connections they come from.
     pub async fn login(
         &self,
         name: &str,
@@ -176,31 +180,56 @@ impl Netdisk {
         user_type: Option<UserType>,
     ) -> Result<LoginOutcome> {
         let now = self.now();
-        let user = User::query()
-            .filter(User::NAME.eq(name))
-            .first(self.db())
+        let threshold = i64::from(self.config().lockout_threshold.max(1));
+        let by_name = || User::query().filter(User::NAME.eq(name));
+        let reserved = User::query()
+            .filter(
+                User::NAME.eq(name)
+                    & User::LOCKED_UNTIL.le(now)
+                    & User::FAILED_LOGINS.lt(threshold),
+            )
+            .update(self.db(), [User::FAILED_LOGINS.increment(1)])
             .await?;
-        if let Some(user) = user.as_ref().filter(|u| u.locked_until > now) {
+        let user = by_name().first(self.db()).await?;
+        if let Some(user) = user.as_ref().filter(|_| reserved == 0) {
+            // Locked, or as many attempts as the threshold allows are being checked right now
+            // (they will lock it if they fail).
+            let until = if user.locked_until > now {
+                user.locked_until
+            } else {
+                now + self.config().lockout_secs as i64
+            };
             return Err(ServiceError::Locked {
-                until: format_local(user.locked_until),
+                until: format_local(until),
             });
         }
         let matches = password::verify(password, user.as_ref().map(|u| u.pwd_hash.clone())).await?;
-        let Some(user) = user else {
-            return Err(ServiceError::WrongCredentials);
-        };
         if !matches {
-            self.count_failed_login(&user, now).await?;
+            // Run for unknown names too (matching no row), so both take the same statements.
+            let locked = by_name()
+                .filter(User::FAILED_LOGINS.ge(threshold))
+                .update(
+                    self.db(),
+                    [
+                        User::LOCKED_UNTIL.set(now + self.config().lockout_secs as i64),
+                        User::FAILED_LOGINS.set(0),
+                    ],
+                )
+                .await?;
+            if locked > 0 {
+                tracing::warn!(user = %name, "account locked after repeated failed logins");
+            }
             return Err(ServiceError::WrongCredentials);
         }
+        let Some(user) = user else {
+            return Err(ServiceError::WrongCredentials); // unreachable: the dummy hash never matches
+        };
+        // The right password ends the run of failures, even with the wrong account type.
+        by_name()
+            .update(self.db(), [User::FAILED_LOGINS.set(0)])
+            .await?;
         if user_type.is_some_and(|t| t.as_str() != user.user_type) {
             return Err(ServiceError::WrongCredentials);
-        }
-        if user.failed_logins != 0 {
-            User::query()
-                .filter(User::ID.eq(user.id))
-                .update(self.db(), [User::FAILED_LOGINS.set(0)])
-                .await?;
         }
         let token = hex::encode(rand::random::<[u8; 16]>());
         let mut session = Session {
@@ -223,29 +252,6 @@ impl Netdisk {
             caller,
             profile,
         })
-    }
-
-    async fn count_failed_login(&self, user: &User, now: i64) -> Result<()> {
-        let this_user = || User::query().filter(User::ID.eq(user.id));
-        this_user()
-            .update(self.db(), [User::FAILED_LOGINS.increment(1)])
-            .await?;
-        let threshold = i64::from(self.config().lockout_threshold.max(1));
-        let locked_until = now + self.config().lockout_secs as i64;
-        let locked = User::query()
-            .filter(User::ID.eq(user.id) & User::FAILED_LOGINS.ge(threshold))
-            .update(
-                self.db(),
-                [
-                    User::LOCKED_UNTIL.set(locked_until),
-                    User::FAILED_LOGINS.set(0),
-                ],
-            )
-            .await?;
-        if locked > 0 {
-            tracing::warn!(user = %user.name, "account locked after repeated failed logins");
-        }
-        Ok(())
     }
 
     /// The caller behind a session token; [`ServiceError::NotLoggedIn`] when the token is

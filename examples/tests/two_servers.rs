@@ -1,0 +1,327 @@
+//! Two server PROCESSES (the compiled `server` example) on one MySQL/MariaDB database and one data
+//! directory, as a deployment behind a load balancer would run them: a session started on one
+//! works on the other, and a logout on either ends it on both; a file and a movie uploaded through
+//! one are listed and downloaded intact through the other (and the download's record is seen
+//! through the first); a notice published on one is pushed, exactly once, to the subscribers of
+//! both (each server polls the notices table every `notice_poll_ms`, set to 100 ms here).
+//!
+//! ```text
+//! MINI_ORM_MYSQL_URL=mysql://root@127.0.0.1:3306/test cargo test -p examples --test two_servers
+//! ```
+//!
+//! Each test creates a database of its own on that server (`mini_orm_test_...`, through the ORM's
+//! test harness) and drops it at the end. Without `MINI_ORM_MYSQL_URL` the tests print that they
+//! are skipped, except on CI (`CI` set), where they fail: two processes need a database server.
+
+mod support;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use examples::{Client, Connection, FileEntry, Role, Timeouts, hash_password};
+use mini_orm::backend_tests;
+use mini_orm::testing::TestDb;
+use serde_json::json;
+use support::{content, example, write_file};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+type Result = mini_orm::Result<()>;
+
+/// How long a server process may take to start listening.
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// How long a notice published on one server may take to reach the other's subscribers.
+const PUSH_LIMIT: Duration = Duration::from_secs(5);
+
+/// One running `server` process: its Youku address and everything it printed so far.
+struct ServerProcess {
+    child: Child,
+    addr: String,
+    output: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts the server on database `db` and data directory `data_dir`, Youku protocol only, on
+    /// a free loopback port, with extra environment `env`; waits until it listens.
+    async fn start(db: &str, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
+        let mut child = Command::new(example("server"))
+            .args([
+                "--db",
+                db,
+                "--youku",
+                "127.0.0.1:0",
+                "--no-netdisk",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        let (found, listening) = tokio::sync::oneshot::channel();
+        tokio::spawn(collect(
+            child.stdout.take().unwrap(),
+            output.clone(),
+            Some(found),
+        ));
+        tokio::spawn(collect(child.stderr.take().unwrap(), output.clone(), None));
+        let addr = match tokio::time::timeout(START_LIMIT, listening).await {
+            Ok(Ok(addr)) => addr,
+            _ => panic!(
+                "the server did not start listening:\n{}",
+                output.lock().unwrap()
+            ),
+        };
+        ServerProcess {
+            child,
+            addr,
+            output,
+        }
+    }
+
+    /// Everything the process printed, for failure messages.
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Stops the process.
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Appends every line of `stream` to `output`; sends the address of the line announcing the
+/// Youku protocol (`Youku protocol on ADDR:  ...`) to `found`.
+async fn collect(
+    stream: impl AsyncRead + Unpin,
+    output: Arc<Mutex<String>>,
+    mut found: Option<tokio::sync::oneshot::Sender<String>>,
+) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let addr = line
+            .strip_prefix("Youku protocol on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(|addr| addr.trim_end_matches(':').to_owned());
+        if let Some(addr) = addr
+            && let Some(sender) = found.take()
+        {
+            let _ = sender.send(addr);
+        }
+        let mut output = output.lock().unwrap();
+        output.push_str(&line);
+        output.push('\n');
+    }
+}
+
+/// Two servers on the database of `t`, sharing one data directory, with extra environment `env`.
+async fn two_servers(
+    t: &TestDb,
+    data_dir: &Path,
+    env: &[(&str, &str)],
+) -> (ServerProcess, ServerProcess) {
+    let first = ServerProcess::start(&t.url, data_dir, env).await;
+    let second = ServerProcess::start(&t.url, data_dir, env).await;
+    (first, second)
+}
+
+/// A client of `role` on `addr`, registered (when `register`) and logged in as `name`.
+async fn logged_in(addr: &str, role: Role, name: &str, register: bool) -> Client {
+    let mut client = Client::connect(addr, role, Timeouts::default())
+        .await
+        .unwrap();
+    if register {
+        client.register(name, "pw").await.unwrap();
+    }
+    client.login(name, "pw").await.unwrap();
+    client
+}
+
+async fn a_session_from_one_server_works_and_ends_on_the_other(t: &TestDb) -> Result {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_servers(t, dir.path(), &[]).await;
+
+    let mut on_a = Connection::connect(a.addr.as_str(), Timeouts::default())
+        .await
+        .unwrap();
+    let mut on_b = Connection::connect(b.addr.as_str(), Timeouts::default())
+        .await
+        .unwrap();
+    let account = |kind: &str| json!({"type": kind, "name": "alice", "password": hash_password("pw"), "user_type": "user"});
+    on_a.call(&account("register")).await.unwrap();
+    let session = on_a.call(&account("login")).await.unwrap()["session"].clone();
+    // Started on A, used on B: a purchase there is seen through A.
+    let bought = on_b
+        .call(&json!({"type": "buy_vip", "session": session}))
+        .await
+        .unwrap();
+    assert_eq!(bought["is_vip"], 1);
+    let again = on_a.call(&account("login")).await.unwrap();
+    assert_eq!(again["is_vip"], 1, "B's change is A's too");
+    let second = again["session"].clone();
+
+    // Ended on B: refused on A; the other session (started on A) is untouched, and ends on A.
+    on_b.call(&json!({"type": "logout", "session": session}))
+        .await
+        .unwrap();
+    for (name, connection) in [("A", &mut on_a), ("B", &mut on_b)] {
+        let refused = connection
+            .call(&json!({"type": "check_notice", "session": session}))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Some("not_logged_in"),
+            "on {name}: {refused}"
+        );
+    }
+    on_b.call(&json!({"type": "check_notice", "session": second}))
+        .await
+        .unwrap();
+    on_a.call(&json!({"type": "logout", "session": second}))
+        .await
+        .unwrap();
+    let refused = on_b
+        .call(&json!({"type": "list_files", "session": second}))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("not_logged_in"), "{refused}");
+
+    a.stop().await;
+    b.stop().await;
+    Ok(())
+}
+
+async fn what_is_uploaded_through_one_server_comes_out_intact_through_the_other(
+    t: &TestDb,
+) -> Result {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (a, b) = two_servers(t, &data, &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let document = content(700_001);
+    let film = content(1_200_007).into_iter().rev().collect::<Vec<u8>>();
+    let document_path = write_file(files.path(), "report.pdf", &document);
+    let film_path = write_file(files.path(), "film.mp4", &film);
+
+    let mut admin_a = logged_in(&a.addr, Role::Admin, "root", true).await;
+    let movie_id = admin_a
+        .upload_movie(Path::new(&film_path), false)
+        .await
+        .unwrap();
+    let mut alice_a = logged_in(&a.addr, Role::User, "alice", true).await;
+    let file_id = alice_a
+        .upload_file(Path::new(&document_path))
+        .await
+        .unwrap();
+
+    let mut alice_b = logged_in(&b.addr, Role::User, "alice", false).await;
+    let listed: Vec<FileEntry> = alice_b.files().await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (
+            listed[0].file_id,
+            listed[0].file_name.as_str(),
+            listed[0].file_size
+        ),
+        (file_id, "report.pdf", document.len() as u64)
+    );
+    let saved_to = tempfile::tempdir().unwrap();
+    let saved = alice_b
+        .download_file(&listed[0], saved_to.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nB:\n{}", b.output()));
+    assert!(
+        std::fs::read(&saved.path).unwrap() == document,
+        "the file is intact through B"
+    );
+
+    let movie = alice_b.find_movie(movie_id).await.unwrap();
+    let saved = alice_b
+        .download_movie(&movie, saved_to.path())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nB:\n{}", b.output()));
+    assert!(
+        std::fs::read(&saved.path).unwrap() == film,
+        "the movie is intact through B"
+    );
+    let records = alice_a.records().await.unwrap();
+    assert_eq!(records.len(), 1, "A sees the download made through B");
+    assert_eq!(
+        (records[0].movie.as_str(), records[0].price),
+        ("film.mp4", 10)
+    );
+
+    // Deleted through B, gone through A.
+    alice_b.delete_file(file_id).await.unwrap();
+    assert_eq!(alice_a.files().await.unwrap(), vec![]);
+
+    a.stop().await;
+    b.stop().await;
+    Ok(())
+}
+
+async fn a_notice_published_on_one_server_is_pushed_once_to_subscribers_of_both(
+    t: &TestDb,
+) -> Result {
+    let dir = tempfile::tempdir().unwrap();
+    let poll = [("NETDISK_NOTICE_POLL_MS", "100")];
+    let (a, b) = two_servers(t, dir.path(), &poll).await;
+
+    let mut admin = logged_in(&a.addr, Role::Admin, "root", true).await;
+    let mut on_b = logged_in(&b.addr, Role::User, "bob", true).await;
+    on_b.subscribe().await.unwrap();
+    let mut on_a = logged_in(&a.addr, Role::User, "alice", true).await;
+    on_a.subscribe().await.unwrap();
+    let published = Instant::now();
+    admin
+        .release_notice("Maintenance", "tonight")
+        .await
+        .unwrap();
+
+    let mut heard = [Vec::new(), Vec::new()];
+    while heard.iter().any(Vec::is_empty) && published.elapsed() < PUSH_LIMIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        heard[0].extend(on_a.pushed_notices().await);
+        heard[1].extend(on_b.pushed_notices().await);
+    }
+    let reached_both = published.elapsed();
+    assert!(
+        !heard[1].is_empty(),
+        "no push on B within {PUSH_LIMIT:?} of the notice published on A\nB:\n{}",
+        b.output()
+    );
+    // Several poll intervals more: nothing is pushed twice.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    heard[0].extend(on_a.pushed_notices().await);
+    heard[1].extend(on_b.pushed_notices().await);
+    for (name, pushed) in ["A", "B"].iter().zip(&heard) {
+        assert_eq!(pushed.len(), 1, "one push on {name}: {pushed:?}");
+        assert_eq!(
+            (pushed[0].title.as_str(), pushed[0].content.as_str()),
+            ("Maintenance", "tonight")
+        );
+    }
+    assert_eq!(
+        heard[0], heard[1],
+        "the same notice, the same time, on both"
+    );
+    println!("a notice published on A reached subscribers of both in {reached_both:?}");
+
+    a.stop().await;
+    b.stop().await;
+    Ok(())
+}
+
+backend_tests!(on [mysql]:
+    a_session_from_one_server_works_and_ends_on_the_other,
+    what_is_uploaded_through_one_server_comes_out_intact_through_the_other,
+    a_notice_published_on_one_server_is_pushed_once_to_subscribers_of_both,
+);
