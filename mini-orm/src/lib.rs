@@ -58,6 +58,7 @@ mod query;
 mod raw;
 pub mod schema;
 mod sql;
+mod table_sql;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod value;

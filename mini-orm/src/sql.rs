@@ -8,10 +8,11 @@ use std::fmt::Write;
 use crate::column::{Assignment, Change, Expr, Order};
 use crate::error::{Error, Result};
 use crate::model::{ColumnDef, TableDef};
+use crate::table_sql::table_sql;
 use crate::value::{SqlType, Value};
 
 /// Which database a [`Db`](crate::Db) talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     /// SQLite, embedded, through rusqlite.
     Sqlite,
@@ -27,11 +28,15 @@ impl Backend {
             Backend::MySql => '`',
         };
         out.push(q);
-        for c in ident.chars() {
-            if c == q {
-                out.push(q);
+        if ident.contains(q) {
+            for c in ident.chars() {
+                if c == q {
+                    out.push(q);
+                }
+                out.push(c);
             }
-            out.push(c);
+        } else {
+            out.push_str(ident);
         }
         out.push(q);
     }
@@ -68,9 +73,12 @@ pub(crate) struct Statement {
 }
 
 impl Statement {
-    fn new(table: &'static TableDef) -> Self {
+    /// A statement on `table` whose text starts with `head`.
+    fn new(table: &'static TableDef, head: &str) -> Self {
+        let mut sql = String::with_capacity(head.len() + 64);
+        sql.push_str(head);
         Statement {
-            sql: String::with_capacity(128),
+            sql,
             params: Vec::new(),
             table: Some(table),
             columns_in_model_order: false,
@@ -94,7 +102,7 @@ impl<M> From<&Order<M>> for (&'static str, bool) {
 }
 
 /// Appends `names`, each quoted and followed by `suffix`, separated by commas.
-fn quoted_list<'n>(
+pub(crate) fn quoted_list<'n>(
     backend: Backend,
     names: impl IntoIterator<Item = &'n str>,
     suffix: &str,
@@ -110,32 +118,16 @@ fn quoted_list<'n>(
 }
 
 /// Appends `n` comma-separated `?` placeholders.
-fn placeholders(n: usize, out: &mut String) {
+pub(crate) fn placeholders(n: usize, out: &mut String) {
     for i in 0..n {
         out.push_str(if i == 0 { "?" } else { ", ?" });
     }
 }
 
 fn select_from(backend: Backend, table: &'static TableDef) -> Statement {
-    let mut stmt = Statement::new(table);
+    let mut stmt = Statement::new(table, &table_sql(backend, table).select);
     stmt.columns_in_model_order = true;
-    stmt.sql.push_str("SELECT ");
-    quoted_list(
-        backend,
-        table.columns.iter().map(|c| c.name),
-        "",
-        &mut stmt.sql,
-    );
-    stmt.sql.push_str(" FROM ");
-    backend.quote(table.name, &mut stmt.sql);
     stmt
-}
-
-fn where_primary_key(backend: Backend, table: &TableDef, id: i64, stmt: &mut Statement) {
-    stmt.sql.push_str(" WHERE ");
-    backend.quote(table.primary_key().name, &mut stmt.sql);
-    stmt.sql.push_str(" = ?");
-    stmt.params.push(Value::Int(id));
 }
 
 pub(crate) fn select_by_primary_key(
@@ -144,7 +136,9 @@ pub(crate) fn select_by_primary_key(
     id: i64,
 ) -> Statement {
     let mut stmt = select_from(backend, table);
-    where_primary_key(backend, table, id, &mut stmt);
+    stmt.sql
+        .push_str(&table_sql(backend, table).where_primary_key);
+    stmt.params.push(Value::Int(id));
     stmt
 }
 
@@ -189,21 +183,13 @@ pub(crate) fn insert(
     params
         .chunks(width.max(1))
         .try_for_each(|row| check_lengths(table, row))?;
-    let mut stmt = Statement::new(table);
-    stmt.sql.push_str("INSERT INTO ");
-    backend.quote(table.name, &mut stmt.sql);
-    stmt.sql.push_str(" (");
-    quoted_list(
-        backend,
-        table.value_columns().map(|c| c.name),
-        "",
-        &mut stmt.sql,
-    );
-    stmt.sql.push_str(") VALUES ");
+    let fragments = table_sql(backend, table);
+    let mut stmt = Statement::new(table, &fragments.insert_head);
     for row in 0..params.len() / width.max(1) {
-        stmt.sql.push_str(if row == 0 { "(" } else { ", (" });
-        placeholders(width, &mut stmt.sql);
-        stmt.sql.push(')');
+        if row > 0 {
+            stmt.sql.push_str(", ");
+        }
+        stmt.sql.push_str(&fragments.insert_row);
     }
     stmt.params = params;
     Ok(stmt)
@@ -216,18 +202,9 @@ pub(crate) fn update_by_primary_key(
     id: i64,
 ) -> Result<Statement> {
     check_lengths(table, &values)?;
-    let mut stmt = Statement::new(table);
-    stmt.sql.push_str("UPDATE ");
-    backend.quote(table.name, &mut stmt.sql);
-    stmt.sql.push_str(" SET ");
-    quoted_list(
-        backend,
-        table.value_columns().map(|c| c.name),
-        " = ?",
-        &mut stmt.sql,
-    );
+    let mut stmt = Statement::new(table, &table_sql(backend, table).update_by_primary_key);
     stmt.params = values;
-    where_primary_key(backend, table, id, &mut stmt);
+    stmt.params.push(Value::Int(id));
     Ok(stmt)
 }
 
@@ -236,10 +213,8 @@ pub(crate) fn delete_by_primary_key(
     table: &'static TableDef,
     id: i64,
 ) -> Statement {
-    let mut stmt = Statement::new(table);
-    stmt.sql.push_str("DELETE FROM ");
-    backend.quote(table.name, &mut stmt.sql);
-    where_primary_key(backend, table, id, &mut stmt);
+    let mut stmt = Statement::new(table, &table_sql(backend, table).delete_by_primary_key);
+    stmt.params.push(Value::Int(id));
     stmt
 }
 
@@ -285,9 +260,7 @@ pub(crate) fn count(
     table: &'static TableDef,
     filter: Option<&Expr>,
 ) -> Statement {
-    let mut stmt = Statement::new(table);
-    stmt.sql.push_str("SELECT COUNT(*) FROM ");
-    backend.quote(table.name, &mut stmt.sql);
+    let mut stmt = Statement::new(table, &table_sql(backend, table).count);
     where_clause(backend, filter, &mut stmt);
     stmt
 }
@@ -297,9 +270,7 @@ pub(crate) fn delete(
     table: &'static TableDef,
     filter: Option<&Expr>,
 ) -> Statement {
-    let mut stmt = Statement::new(table);
-    stmt.sql.push_str("DELETE FROM ");
-    backend.quote(table.name, &mut stmt.sql);
+    let mut stmt = Statement::new(table, &table_sql(backend, table).delete);
     where_clause(backend, filter, &mut stmt);
     stmt
 }
@@ -315,10 +286,7 @@ pub(crate) fn update<M>(
             "an update needs at least one assignment",
         ));
     }
-    let mut stmt = Statement::new(table);
-    stmt.sql.push_str("UPDATE ");
-    backend.quote(table.name, &mut stmt.sql);
-    stmt.sql.push_str(" SET ");
+    let mut stmt = Statement::new(table, &table_sql(backend, table).update_head);
     for (i, assignment) in assignments.iter().enumerate() {
         if i > 0 {
             stmt.sql.push_str(", ");

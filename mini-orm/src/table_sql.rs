@@ -1,0 +1,87 @@
+//! The parts of a table's statements that depend only on the table and the backend (quoted
+//! names, column lists, `?` groups), built once per process and shared: the hot paths (get,
+//! save, update, delete by primary key, selects) copy them instead of quoting every name again.
+
+use std::sync::RwLock;
+
+use crate::model::TableDef;
+use crate::sql::{Backend, placeholders, quoted_list};
+
+/// One table's statement fragments in one backend's dialect.
+pub(crate) struct TableSql {
+    /// `SELECT "a", "b" FROM "t"`
+    pub select: String,
+    /// `INSERT INTO "t" ("b", "c") VALUES `
+    pub insert_head: String,
+    /// `(?, ?)`: one row of an insert.
+    pub insert_row: String,
+    /// `UPDATE "t" SET "b" = ?, "c" = ? WHERE "id" = ?`
+    pub update_by_primary_key: String,
+    /// `DELETE FROM "t" WHERE "id" = ?`
+    pub delete_by_primary_key: String,
+    /// ` WHERE "id" = ?`
+    pub where_primary_key: String,
+    /// `SELECT COUNT(*) FROM "t"`
+    pub count: String,
+    /// `DELETE FROM "t"`
+    pub delete: String,
+    /// `UPDATE "t" SET `
+    pub update_head: String,
+}
+
+/// The fragments of `table` for `backend`.
+///
+/// Keyed by the table definition's address: every model's `TABLE` is a `'static` constant, so
+/// the cache holds one entry per model and backend (and leaks exactly those). A program has a
+/// few dozen models at most, so a list searched in order is as quick as a hash map.
+pub(crate) fn table_sql(backend: Backend, table: &'static TableDef) -> &'static TableSql {
+    static CACHE: RwLock<Vec<(Key, &'static TableSql)>> = RwLock::new(Vec::new());
+    let key = (std::ptr::from_ref(table) as usize, backend);
+    let find = |entries: &[(Key, &'static TableSql)]| {
+        entries.iter().find(|(k, _)| *k == key).map(|(_, sql)| *sql)
+    };
+    if let Some(sql) = find(&CACHE.read().unwrap_or_else(|p| p.into_inner())) {
+        return sql;
+    }
+    let mut entries = CACHE.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(sql) = find(&entries) {
+        return sql;
+    }
+    let built: &'static TableSql = Box::leak(Box::new(build(backend, table)));
+    entries.push((key, built));
+    built
+}
+
+/// A table definition's address, and the backend.
+type Key = (usize, Backend);
+
+fn build(backend: Backend, table: &TableDef) -> TableSql {
+    let name = backend.quoted(table.name);
+    let values = || table.value_columns().map(|c| c.name);
+    let mut columns = String::new();
+    quoted_list(
+        backend,
+        table.columns.iter().map(|c| c.name),
+        "",
+        &mut columns,
+    );
+    let mut value_columns = String::new();
+    quoted_list(backend, values(), "", &mut value_columns);
+    let mut assignments = String::new();
+    quoted_list(backend, values(), " = ?", &mut assignments);
+    let mut insert_row = String::from("(");
+    placeholders(table.value_columns().count(), &mut insert_row);
+    insert_row.push(')');
+    let where_primary_key = format!(" WHERE {} = ?", backend.quoted(table.primary_key().name));
+    TableSql {
+        select: format!("SELECT {columns} FROM {name}"),
+        insert_head: format!("INSERT INTO {name} ({value_columns}) VALUES "),
+        insert_row,
+        update_by_primary_key: format!("UPDATE {name} SET {assignments}{where_primary_key}"),
+        delete_by_primary_key: format!("DELETE FROM {name}{where_primary_key}"),
+        where_primary_key,
+        count: format!("SELECT COUNT(*) FROM {name}"),
+        delete: format!("DELETE FROM {name}"),
+        update_head: format!("UPDATE {name} SET "),
+    }
+}
