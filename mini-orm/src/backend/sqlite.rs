@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef as SqliteValueRef};
 use rusqlite::{Connection, OpenFlags};
-use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore};
+use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard, Semaphore};
 
 use crate::error::{Error, Result};
 use crate::exec::Done;
@@ -133,14 +133,22 @@ impl SqliteDb {
     /// The writer connection, once no transaction holds it; `Unavailable` after the busy
     /// timeout (a task that writes through `&Db` while it holds a transaction would otherwise
     /// wait for itself forever).
-    async fn writer(&self) -> Result<OwnedMutexGuard<Connection>> {
+    /// The writer connection, for one statement. Uncontended (the usual case) it is taken at
+    /// once, without setting up the busy-timeout timer.
+    async fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
+        if let Ok(conn) = self.writer.try_lock() {
+            return Ok(conn);
+        }
+        tokio::time::timeout(self.busy_timeout, self.writer.lock())
+            .await
+            .map_err(|_| busy())
+    }
+
+    /// The writer connection, for a transaction that keeps it until it ends.
+    async fn writer_for_transaction(&self) -> Result<OwnedMutexGuard<Connection>> {
         tokio::time::timeout(self.busy_timeout, self.writer.clone().lock_owned())
             .await
-            .map_err(|_| {
-                Error::Unavailable(
-                    "database is locked: a transaction held the SQLite writer for longer than the busy timeout".into(),
-                )
-            })
+            .map_err(|_| busy())
     }
 
     pub(crate) async fn execute(&self, stmt: &Statement) -> Result<Done> {
@@ -173,12 +181,19 @@ impl SqliteDb {
     }
 
     pub(crate) async fn begin(&self) -> Result<SqliteTx> {
-        let conn = self.writer().await?;
+        let conn = self.writer_for_transaction().await?;
         conn.prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut s| s.execute([]))
             .map_err(map_error)?;
         Ok(SqliteTx { conn, open: true })
     }
+}
+
+fn busy() -> Error {
+    Error::Unavailable(
+        "database is locked: a transaction held the SQLite writer for longer than the busy timeout"
+            .into(),
+    )
 }
 
 fn closed() -> Error {
