@@ -396,7 +396,8 @@ pub(crate) fn column_type(
         // An index needs a bounded length on MySQL; 255 characters of utf8mb4 fit InnoDB's limit.
         (Backend::MySql, SqlType::Text) => match max_len.or(indexed.then_some(255)) {
             Some(n) => format!("VARCHAR({n})"),
-            None => "TEXT".into(),
+            // TEXT holds only 65 535 bytes; SQLite's TEXT has no such limit.
+            None => "LONGTEXT".into(),
         },
         (Backend::MySql, SqlType::Blob) => "LONGBLOB".into(),
     }

@@ -128,7 +128,7 @@ fn mysql_ddl_quotes_reserved_words_and_bounds_indexed_text() {
         "indexes are declared inside CREATE TABLE"
     );
     let ddl = &statements[0];
-    assert!(ddl.contains("`order` TEXT NOT NULL"), "{ddl}");
+    assert!(ddl.contains("`order` LONGTEXT NOT NULL"), "{ddl}");
     assert!(ddl.contains("`label` VARCHAR(64) NOT NULL"), "{ddl}");
     assert!(
         ddl.contains("UNIQUE KEY `sample_owner_label_key` (`owner`, `label`)"),

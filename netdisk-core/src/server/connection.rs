@@ -119,6 +119,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         RawBody {
             connection: self,
             stall: None,
+            go_ahead: None,
+        }
+    }
+
+    /// Like [`Connection::raw_body`], for a client that waits for a go-ahead frame before it
+    /// sends the bytes: `go_ahead` is sent (framed) just before the first byte is read, and
+    /// only then, so a request refused before its bytes are read never gets it.
+    /// [`RawBody::went_ahead`] tells whether it was sent.
+    pub fn raw_body_after(&mut self, go_ahead: &[u8]) -> RawBody<'_, S> {
+        RawBody {
+            connection: self,
+            stall: None,
+            go_ahead: Some(GoAhead {
+                framed: frame::encode(go_ahead),
+                written: 0,
+            }),
         }
     }
 
@@ -162,6 +178,57 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 pub struct RawBody<'c, S> {
     connection: &'c mut Connection<S>,
     stall: Option<Pin<Box<Sleep>>>,
+    /// The go-ahead still to send before the first read ([`Connection::raw_body_after`]).
+    go_ahead: Option<GoAhead>,
+}
+
+/// A go-ahead frame being sent.
+struct GoAhead {
+    framed: Vec<u8>,
+    written: usize,
+}
+
+impl<S> RawBody<'_, S> {
+    /// Whether the go-ahead of [`Connection::raw_body_after`] was sent (always true for
+    /// [`Connection::raw_body`], which has none).
+    pub fn went_ahead(&self) -> bool {
+        self.go_ahead.is_none()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> RawBody<'_, S> {
+    /// Sends the go-ahead, if one is due, failing after the stall timeout without progress.
+    fn poll_go_ahead(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(go_ahead) = &mut self.go_ahead else {
+            return Poll::Ready(Ok(()));
+        };
+        let stream = &mut self.connection.stream;
+        let progress = loop {
+            if go_ahead.written == go_ahead.framed.len() {
+                break Pin::new(&mut *stream).poll_flush(cx);
+            }
+            let rest = &go_ahead.framed[go_ahead.written..];
+            match Pin::new(&mut *stream).poll_write(cx, rest) {
+                Poll::Ready(Ok(0)) => break Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => go_ahead.written += n,
+                other => break other.map_ok(drop),
+            }
+        };
+        match progress {
+            Poll::Ready(Ok(())) => {
+                self.go_ahead = None;
+                self.stall = None;
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let stall = self.connection.limits.stall_timeout;
+                let timer = self.stall.get_or_insert_with(|| Box::pin(sleep(stall)));
+                ready!(timer.as_mut().poll(cx));
+                Poll::Ready(Err(stalled()))
+            }
+        }
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RawBody<'_, S> {
@@ -174,6 +241,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for RawBody<'_, S> {
         if this.connection.pending_raw == 0 || out.remaining() == 0 {
             return Poll::Ready(Ok(()));
         }
+        ready!(this.poll_go_ahead(cx))?;
         if this.connection.buffer.is_empty() {
             // Read into the connection's buffer, never straight into `out`: bytes past this body
             // belong to the next frame and must stay buffered.
@@ -339,6 +407,31 @@ mod tests {
             &b"after"[..]
         );
         writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_go_ahead_is_sent_only_when_the_bytes_are_first_read() {
+        let (mut client, server) = duplex(4096);
+        let mut connection = Connection::new(server, LIMITS);
+        connection.expect_raw(4);
+        let unread = connection.raw_body_after(b"go");
+        assert!(!unread.went_ahead(), "nothing read, nothing sent");
+        drop(unread);
+        let mut body = connection.raw_body_after(b"go");
+        let read = async {
+            let mut bytes = [0; 4];
+            body.read_exact(&mut bytes).await.unwrap();
+            bytes
+        };
+        let client_side = async {
+            let mut go_ahead = [0; 6];
+            client.read_exact(&mut go_ahead).await.unwrap();
+            assert_eq!(go_ahead, &frame::encode(b"go")[..]);
+            client.write_all(b"data").await.unwrap();
+        };
+        let (bytes, ()) = tokio::join!(read, client_side);
+        assert_eq!(&bytes, b"data");
+        assert!(body.went_ahead());
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
@@ -67,7 +67,7 @@ pub async fn start(netdisk: Netdisk, config: &ServerConfig) -> io::Result<Runnin
     let mut bind =
         async |addr: Option<SocketAddr>, serve: Protocol| -> io::Result<Option<SocketAddr>> {
             let Some(addr) = addr else { return Ok(None) };
-            let listener = TcpListener::bind(addr).await?;
+            let listener = listen(addr)?;
             let local = listener.local_addr()?;
             let acceptor = Acceptor {
                 listener,
@@ -150,4 +150,22 @@ impl Acceptor {
             }
         }
     }
+}
+
+/// Connections the kernel completes and queues for each listener before the server accepts them
+/// (tokio's default is 128). A connection beyond `max_connections` waits in this queue; past it,
+/// the kernel drops handshakes and clients retry.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server can bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }

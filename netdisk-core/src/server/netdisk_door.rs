@@ -67,8 +67,62 @@ fn answer(code: i64, msg: &str, data: Value) -> Value {
     json!({ "code": code, "msg": msg, "data": data })
 }
 
-fn parse<T: DeserializeOwned>(data: Value) -> Option<T> {
+fn from_data<T: DeserializeOwned>(data: Value) -> Option<T> {
     serde_json::from_value(data).ok()
+}
+
+/// A netdisk request frame's body, parsed as the server parses it (see [`parse`]).
+pub struct Request {
+    api: String,
+    params: Params,
+}
+
+/// A request's `data` read as its `api` expects: `None` when a field is missing or of the wrong
+/// type (the api's "bad parameters" code).
+enum Params {
+    Register(Option<Register>),
+    Login(Option<Login>),
+    Upload(Option<Upload>),
+    Check(Option<Check>),
+    Download(Option<Download>),
+    Unknown,
+}
+
+impl Request {
+    /// The `api` named.
+    pub fn api(&self) -> &str {
+        &self.api
+    }
+
+    /// Whether the `api` is one the server knows and `data` has the fields it needs, of the
+    /// right types.
+    pub fn well_formed(&self) -> bool {
+        match &self.params {
+            Params::Register(data) => data.is_some(),
+            Params::Login(data) => data.is_some(),
+            Params::Upload(data) => data.is_some(),
+            Params::Check(data) => data.is_some(),
+            Params::Download(data) => data.is_some(),
+            Params::Unknown => false,
+        }
+    }
+}
+
+/// Parses one request frame's body, as [`serve`] does: `None` when it is not
+/// `{"api": NAME, "data": ...}`. The one entry point of the netdisk request parser, public so
+/// that it can be fuzzed from outside the crate (`fuzz/`, target `netdisk_request`). Never
+/// panics, whatever the bytes.
+pub fn parse(body: &[u8]) -> Option<Request> {
+    let Envelope { api, data } = serde_json::from_slice(body).ok()?;
+    let params = match api.as_str() {
+        "register" => Params::Register(from_data(data)),
+        "login" => Params::Login(from_data(data)),
+        "upload" => Params::Upload(from_data(data)),
+        "check" => Params::Check(from_data(data)),
+        "download" => Params::Download(from_data(data)),
+        _ => Params::Unknown,
+    };
+    Some(Request { api, params })
 }
 
 /// What a handled request asks of the loop after its answer.
@@ -104,7 +158,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         let mut exchange = Exchange {
             user: caller.as_ref().map(|c| c.name().to_owned()),
         };
-        let Ok(envelope) = serde_json::from_slice::<Envelope>(&body) else {
+        let Some(request) = parse(&body) else {
             log_request(PROTOCOL, "-", &exchange, "bad_request", started);
             if send_json(
                 &mut connection,
@@ -117,8 +171,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             }
             continue;
         };
-        let api = envelope.api.clone();
-        let outcome = handle(&netdisk, &mut connection, &mut caller, envelope).await;
+        let api = request.api.clone();
+        let outcome = handle(&netdisk, &mut connection, &mut caller, request).await;
         exchange.user = caller
             .as_ref()
             .map(|c| c.name().to_owned())
@@ -149,10 +203,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
     netdisk: &Netdisk,
     connection: &mut Connection<S>,
     caller: &mut Option<Caller>,
-    envelope: Envelope,
+    request: Request,
 ) -> std::io::Result<(i64, Next)> {
-    let (code, msg, data) = match envelope.api.as_str() {
-        "register" => match parse::<Register>(envelope.data) {
+    let (code, msg, data) = match request.params {
+        Params::Register(data) => match data {
             None => (
                 2,
                 "bad parameters: username, password, real_name, phone and address are strings"
@@ -176,7 +230,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 }
             }
         },
-        "login" => match parse::<Login>(envelope.data) {
+        Params::Login(data) => match data {
             None => (
                 3,
                 "bad parameters: username and password are strings".to_owned(),
@@ -193,8 +247,8 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 Err(error) => (2, error.to_string(), Value::Null),
             },
         },
-        "upload" => return upload(netdisk, connection, caller.as_ref(), envelope.data).await,
-        "check" => match (parse::<Check>(envelope.data), caller.as_ref()) {
+        Params::Upload(data) => return upload(netdisk, connection, caller.as_ref(), data).await,
+        Params::Check(data) => match (data, caller.as_ref()) {
             (Some(c), Some(me)) if c.username == me.name() => match netdisk.list_files(me).await {
                 Ok(files) if files.is_empty() => (2, "no files".to_owned(), Value::Null),
                 Ok(files) => {
@@ -212,8 +266,10 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 Value::Null,
             ),
         },
-        "download" => return download(netdisk, connection, caller.as_ref(), envelope.data).await,
-        _ => (0, format!("unknown api `{}`", envelope.api), Value::Null),
+        Params::Download(data) => {
+            return download(netdisk, connection, caller.as_ref(), data).await;
+        }
+        Params::Unknown => (0, format!("unknown api `{}`", request.api), Value::Null),
     };
     send_json(connection, &answer(code, &msg, data)).await?;
     Ok((code, Next::Continue))
@@ -223,9 +279,9 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
     netdisk: &Netdisk,
     connection: &mut Connection<S>,
     caller: Option<&Caller>,
-    data: Value,
+    request: Option<Upload>,
 ) -> std::io::Result<(i64, Next)> {
-    let (Some(request), Some(me)) = (parse::<Upload>(data), caller) else {
+    let (Some(request), Some(me)) = (request, caller) else {
         send_json(
             connection,
             &answer(3, "bad parameters, or not logged in", Value::Null),
@@ -263,22 +319,34 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
         send_json(connection, &answer(3, &msg, Value::Null)).await?;
         return Ok((3, Next::Continue));
     }
-    send_json(connection, &answer(GO_AHEAD, "send the bytes", Value::Null)).await?;
+    // The go-ahead goes out only when the service starts reading the bytes, that is once every
+    // check that needs no bytes (the file name's, say) has passed: a refusal is answered with
+    // its code instead of `99999`, and the client sends nothing.
+    let go_ahead = answer(GO_AHEAD, "send the bytes", Value::Null).to_string();
     connection.expect_raw(request.file_size);
-    let mut body = connection.raw_body();
+    let mut body = connection.raw_body_after(go_ahead.as_bytes());
     let stored = netdisk
         .upload_file(me, &request.file_name, request.file_size, None, &mut body)
         .await;
+    let went_ahead = body.went_ahead();
     match stored {
         Ok(_) => {
+            if !went_ahead {
+                // Nothing was read (an empty file): the client still waits for the go-ahead.
+                connection.write_frame(go_ahead.as_bytes()).await?;
+            }
             send_json(connection, &answer(1, "uploaded", Value::Null)).await?;
             Ok((1, Next::Continue))
         }
         Err(error) => {
-            // The bytes were announced and the client is sending them: skip what is left, or
-            // give up on the connection if it broke.
-            let in_step =
-                connection.pending_raw() == 0 || connection.discard_pending_raw().await.is_ok();
+            // After the go-ahead the client is sending the bytes: skip what is left, or give up
+            // on the connection if it broke. Before it, the client sends none.
+            let in_step = if went_ahead {
+                connection.pending_raw() == 0 || connection.discard_pending_raw().await.is_ok()
+            } else {
+                connection.expect_raw(0);
+                true
+            };
             let code = if matches!(error, ServiceError::Conflict(_)) {
                 2
             } else {
@@ -294,14 +362,14 @@ async fn download<S: AsyncRead + AsyncWrite + Unpin + Send>(
     netdisk: &Netdisk,
     connection: &mut Connection<S>,
     caller: Option<&Caller>,
-    data: Value,
+    request: Option<Download>,
 ) -> std::io::Result<(i64, Next)> {
     let refuse = async |connection: &mut Connection<S>, code: i64, msg: &str| {
         send_json(connection, &answer(code, msg, Value::Null))
             .await
             .map(|()| (code, Next::Continue))
     };
-    let Some(request) = parse::<Download>(data) else {
+    let Some(request) = request else {
         return refuse(
             connection,
             2,
@@ -339,5 +407,79 @@ async fn download<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Ok((1, Next::Continue))
         }
         _ => Ok((1, Next::Close)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mini_orm::testing::{TestBackend, TestDb};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
+
+    use super::*;
+    use crate::server::connection::Limits;
+    use crate::server::frame;
+
+    /// Sends one request frame and reads one answer frame.
+    async fn call(client: &mut DuplexStream, request: Value) -> Value {
+        client
+            .write_all(&frame::encode(request.to_string().as_bytes()))
+            .await
+            .unwrap();
+        recv(client).await
+    }
+
+    /// Reads one answer frame.
+    async fn recv(client: &mut DuplexStream) -> Value {
+        let mut header = [0; 4];
+        client.read_exact(&mut header).await.unwrap();
+        let mut body = vec![0; i32::from_le_bytes(header) as usize];
+        client.read_exact(&mut body).await.unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn upload_refusals_come_before_the_go_ahead_and_an_empty_file_still_gets_it() {
+        let t = TestDb::open(TestBackend::SqliteMemory).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: dir.path().to_owned(),
+            ..crate::Config::default()
+        };
+        let clock = Arc::new(crate::clock::SystemClock);
+        let (netdisk, _) = Netdisk::open_with(t.db.clone(), config, clock)
+            .await
+            .unwrap();
+        let limits = Limits {
+            max_frame: 1 << 20,
+            idle_timeout: Duration::from_secs(60),
+            frame_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(10),
+        };
+        let (mut client, server) = duplex(1 << 16);
+        let (_stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(serve(netdisk, Connection::new(server, limits), shutdown));
+        let profile = json!({"username": "ann", "password": "pw", "real_name": "", "phone": "", "address": ""});
+        assert_eq!(
+            call(&mut client, json!({"api": "register", "data": profile})).await["code"],
+            1
+        );
+        let login = json!({"api": "login", "data": {"username": "ann", "password": "pw"}});
+        assert_eq!(call(&mut client, login).await["code"], 1);
+
+        for bad_name in ["", "a\u{0}b", &"x".repeat(256)] {
+            let upload = json!({"api": "upload", "data": {"username": "ann", "file_name": bad_name, "file_size": 5}});
+            let answer = call(&mut client, upload).await;
+            assert_eq!(answer["code"], 3, "refused without a go-ahead: {answer}");
+        }
+        let upload = json!({"api": "upload", "data": {"username": "ann", "file_name": "empty", "file_size": 0}});
+        assert_eq!(call(&mut client, upload).await["code"], GO_AHEAD);
+        assert_eq!(recv(&mut client).await["code"], 1);
+        let check = json!({"api": "check", "data": {"username": "ann"}});
+        let files = call(&mut client, check).await;
+        assert_eq!(files["data"], json!([{"name": "empty", "size": 0}]));
+        t.finish().await;
     }
 }

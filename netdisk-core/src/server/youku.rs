@@ -406,6 +406,44 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
     Ok(reply)
 }
 
+/// A Youku request frame's body, parsed as the server parses it (see [`parse`]).
+#[derive(Debug)]
+pub struct ParsedRequest(Request);
+
+impl ParsedRequest {
+    /// The request's `type`.
+    pub fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
+    /// How many raw bytes follow the frame (uploads only).
+    pub fn upload_size(&self) -> Option<u64> {
+        self.0.upload_size()
+    }
+}
+
+/// A request frame the server cannot parse (see [`parse`]).
+#[derive(Debug)]
+pub struct Malformed {
+    /// The refusal to answer with (a [`ServiceError::BadRequest`]).
+    pub error: ServiceError,
+    /// The raw bytes that follow the frame all the same: a malformed upload request that still
+    /// announces a usable `file_size` has its bytes skipped so the connection stays in step.
+    pub announced_upload: Option<u64>,
+}
+
+/// Parses one request frame's body, as [`serve`] does: the one entry point of the Youku request
+/// parser, public so that it can be fuzzed from outside the crate (`fuzz/`, target
+/// `youku_request`). Never panics, whatever the bytes.
+pub fn parse(body: &[u8]) -> Result<ParsedRequest, Malformed> {
+    serde_json::from_slice::<Request>(body)
+        .map(ParsedRequest)
+        .map_err(|error| Malformed {
+            error: ServiceError::BadRequest(format!("bad request: {error}")),
+            announced_upload: announced_upload(body),
+        })
+}
+
 /// When a malformed upload request still announces a usable `file_size`, the bytes that follow
 /// can be skipped and the connection kept.
 fn announced_upload(body: &[u8]) -> Option<u64> {
@@ -450,15 +488,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Err(_) => return,
         };
         let mut exchange = Exchange::default();
-        let (kind, outcome) = match serde_json::from_slice::<Request>(&body) {
-            Err(error) => {
-                let refusal = ServiceError::BadRequest(format!("bad request: {error}"));
-                if let Some(size) = announced_upload(&body) {
+        let (kind, outcome) = match parse(&body) {
+            Err(malformed) => {
+                if let Some(size) = malformed.announced_upload {
                     connection.expect_raw(size);
                 }
-                ("-", Err(refusal))
+                ("-", Err(malformed.error))
             }
-            Ok(request) => {
+            Ok(ParsedRequest(request)) => {
                 let kind = request.kind();
                 if let Some(size) = request.upload_size() {
                     connection.expect_raw(size);

@@ -177,6 +177,13 @@ impl Netdisk {
             MovieKind::Charged => filter = filter & Movie::IS_FREE.eq(false),
         }
         if let Some(keyword) = query.keyword.filter(|k| !k.is_empty()) {
+            if keyword.chars().count() > MAX_MOVIE_NAME_CHARS {
+                // No name is that long (and SQLite refuses LIKE patterns over 50 000 bytes).
+                return Ok(MovieList {
+                    movies: Vec::new(),
+                    total: 0,
+                });
+            }
             filter = filter & Movie::NAME.contains(keyword);
         }
         let (offset, limit) = page(query.offset, query.limit);
