@@ -119,7 +119,11 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment
-            .merge(Env::prefixed(ENV_PREFIX).split("__"))
+            .merge(
+                Env::prefixed(ENV_PREFIX)
+                    .filter(|key| names_a_setting(key.as_str()))
+                    .split("__"),
+            )
             .extract()
             .map_err(Box::new)
     }
@@ -130,6 +134,27 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("netdisk.db").display()))
     }
+}
+
+/// Whether `key`, a `NETDISK_` variable's name without the prefix, names a setting
+/// (`SERVER__YOUKU_ADDR` for `[server] youku_addr`). Other `NETDISK_*` variables, such as the
+/// clients' `NETDISK_NAME`, are not the server's business and are ignored; a TOML file with an
+/// unknown key is still refused.
+fn names_a_setting(key: &str) -> bool {
+    let Ok(defaults) = figment::value::Value::serialize(Config::default()) else {
+        return true; // cannot happen; let extraction report the key
+    };
+    let mut value = &defaults;
+    for part in key.split("__") {
+        match value
+            .as_dict()
+            .and_then(|d| d.get(part.to_lowercase().as_str()))
+        {
+            Some(inner) => value = inner,
+            None => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]
@@ -159,6 +184,21 @@ mod tests {
                 Some("0.0.0.0:9090".parse().unwrap())
             );
             assert_eq!(config.server.max_frame_bytes, 1 << 20);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn other_netdisk_variables_are_left_alone() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("NETDISK_NAME", "alice"); // the clients' variable
+            jail.set_env("NETDISK_STRESS_ROUNDS", "500");
+            jail.set_env("NETDISK_SERVER__NONSENSE", "1");
+            jail.set_env("NETDISK_DATABASE_URL", "sqlite::memory:");
+            jail.set_env("NETDISK_SERVER__MAX_CONNECTIONS", "7");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.database_url(), "sqlite::memory:");
+            assert_eq!(config.server.max_connections, 7);
             Ok(())
         });
     }
