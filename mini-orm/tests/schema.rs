@@ -87,7 +87,7 @@ async fn mysql_tables_use_innodb_utf8mb4_and_exact_types(t: &TestDb) -> Result<(
     assert_eq!(find("id"), ("bigint(20)", "auto_increment"));
     assert_eq!(find("name").0, "varchar(32)");
     assert_eq!(find("is_vip").0, "tinyint(1)");
-    assert_eq!(find("pwd").0, "text");
+    assert_eq!(find("pwd").0, "longtext");
     Ok(())
 }
 
