@@ -1,7 +1,9 @@
 //! MariaDB stops while the server runs: requests are answered `unavailable` (the contract's code
 //! for "the database cannot be reached; retrying later may work") within a bounded time, the
 //! server stays up, and once MariaDB is back the same server serves again, without a restart, on
-//! connections and sessions opened before the outage as well as new ones.
+//! connections and sessions opened before the outage as well as new ones. The same goes for a
+//! MariaDB that is frozen (SIGSTOP) rather than stopped: nothing closes, nothing answers, and
+//! the service must give up on it in bounded time (within 20 s here) instead of hanging.
 //!
 //! The shared MariaDB on port 3306 is never touched: the test starts a private `mariadbd` (empty
 //! data directory, `--skip-grant-tables`, a free port outside the ephemeral range) and stops and
@@ -339,6 +341,31 @@ async fn outage(binary: PathBuf) {
     assert_eq!(fresh_door.call(door_login_request).await["code"], 1);
 }
 
+/// A MariaDB that stops answering without closing anything (frozen with SIGSTOP, as a hung
+/// host or a network partition looks): requests must still be answered `unavailable` in bounded
+/// time, and served again once it answers.
+async fn freeze(binary: PathBuf) {
+    let mariadb = MariaDb::start(binary).await;
+    let data = tempfile::tempdir().unwrap();
+    let server = OwnServer::start(data.path(), Some(mariadb.url())).await;
+    let mut viewer = server.youku().await;
+    let session = viewer.login_as("viewer", "user").await;
+    let list = json!({"type": "list_files", "session": session});
+    assert_eq!(viewer.call(list.clone()).await["flag"], true);
+
+    mariadb.signal("STOP");
+    let answer = timed(&mut viewer, "frozen: list_files", list.clone()).await;
+    assert_unavailable("list_files", &answer);
+    let mut fresh = server.youku().await;
+    let login = json!({"type": "login", "name": "viewer", "password": md5_hex(b"viewer"), "user_type": "user"});
+    let answer = timed(&mut fresh, "frozen: login", login.clone()).await;
+    assert_unavailable("login", &answer);
+
+    mariadb.signal("CONT");
+    served_again(&mut viewer, list).await;
+    assert_eq!(fresh.call(login).await["flag"], true);
+}
+
 /// The `mariadbd` binary; `None` (after saying why) when it is not installed, except on CI.
 fn mariadbd_or_skip() -> Option<PathBuf> {
     let found = find_mariadbd();
@@ -357,5 +384,17 @@ fn mariadbd_or_skip() -> Option<PathBuf> {
 async fn requests_are_unavailable_while_mariadb_is_down_and_served_once_it_is_back() {
     if let Some(binary) = mariadbd_or_skip() {
         within(Duration::from_secs(240), "the outage test", outage(binary)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_mariadb_gets_unavailable_answers_in_bounded_time_not_hung_requests() {
+    if let Some(binary) = mariadbd_or_skip() {
+        within(
+            Duration::from_secs(240),
+            "the frozen-database test",
+            freeze(binary),
+        )
+        .await;
     }
 }

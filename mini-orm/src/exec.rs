@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::backend::{
-    mysql::MySqlDb,
+    mysql::{MySqlDb, MySqlTx},
     sqlite::{SqliteDb, SqliteTx},
 };
 use crate::error::Result;
@@ -25,6 +25,14 @@ use crate::sql::{Backend, Statement};
 /// small pool of read-only connections, writes and transactions one writer connection that tasks
 /// take in turn, so concurrent writers in one process never see `SQLITE_BUSY`. Other processes
 /// writing the same file are waited for up to the busy timeout (5 s; `?busy_timeout_ms=N`).
+///
+/// MySQL operations have a time limit: getting a connection and running one statement to the
+/// end of its rows, `begin`, `commit` and `rollback` each fail with
+/// [`Error::Unavailable`](crate::Error::Unavailable) ("no answer from MySQL within 10 s") when
+/// the server does not answer in time (10 s; `?timeout_ms=N`, from 1 to 86 400 000). A
+/// connection that ran out of time is closed, never reused, and a transaction whose statement
+/// ran out of time is over (the server rolls it back). The URL's other parameters are
+/// mysql_async's (`pool_min`, `pool_max`, `stmt_cache_size`, ...).
 #[derive(Clone)]
 pub struct Db {
     inner: Arc<DbInner>,
@@ -147,7 +155,7 @@ pub struct Transaction {
 
 enum TxInner {
     Sqlite(SqliteTx),
-    MySql(mysql_async::Transaction<'static>),
+    MySql(MySqlTx),
 }
 
 impl std::fmt::Debug for Transaction {
@@ -170,7 +178,7 @@ impl Transaction {
     pub async fn commit(self) -> Result<()> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit(),
-            TxInner::MySql(tx) => crate::backend::mysql::commit(tx).await,
+            TxInner::MySql(tx) => tx.commit().await,
         }
     }
 
@@ -178,7 +186,7 @@ impl Transaction {
     pub async fn rollback(self) -> Result<()> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.rollback(),
-            TxInner::MySql(tx) => crate::backend::mysql::rollback(tx).await,
+            TxInner::MySql(tx) => tx.rollback().await,
         }
     }
 }
@@ -240,7 +248,7 @@ pub(crate) async fn execute(mut exec: impl Executor, stmt: Statement) -> Result<
         },
         Target::Tx(tx) => match &mut tx.inner {
             TxInner::Sqlite(tx) => tx.execute(&stmt),
-            TxInner::MySql(tx) => crate::backend::mysql::execute(tx, &stmt).await,
+            TxInner::MySql(tx) => tx.execute(&stmt).await,
         },
     };
     trace(&stmt, started, done.as_ref().map(|d| d.rows_matched));
@@ -280,7 +288,7 @@ pub(crate) async fn fetch<R: FromRow>(mut exec: impl Executor, stmt: Statement) 
         },
         Target::Tx(tx) => match &mut tx.inner {
             TxInner::Sqlite(tx) => tx.fetch(&stmt),
-            TxInner::MySql(tx) => crate::backend::mysql::fetch(tx, &stmt).await,
+            TxInner::MySql(tx) => tx.fetch(&stmt).await,
         },
     };
     trace(&stmt, started, rows.as_ref().map(|r| r.len() as u64));
