@@ -1,0 +1,164 @@
+//! Mode `small`: C connections, each with its own logged-in user, send small read requests
+//! back to back (list movies, list notices, download records, in turn) for a fixed time;
+//! requests/s and latency percentiles for each C. [`run_mix`] is shared with mode `writes`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::proto::{MIX, Session};
+use crate::setup::Ctx;
+use crate::stats::{Check, CpuMeter, Latencies, Summary, load_average, ms};
+
+/// Options of mode `small`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Opts {
+    /// Connection counts to sweep (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    pub conns: Vec<usize>,
+    /// Seconds of load at each connection count.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+}
+
+/// Movies and notices in the catalogue the mix reads.
+pub const CATALOGUE: usize = 20;
+
+/// What a stretch of the read mix achieved.
+pub struct MixResult {
+    /// Latency percentiles of the requests that succeeded.
+    pub summary: Summary,
+    /// Requests per second (successful ones, over the stretch until the last one finished).
+    pub rate: f64,
+    /// Requests that failed.
+    pub errors: u64,
+    /// The first failure, if any.
+    pub first_error: Option<String>,
+}
+
+/// Opens one connection per session token (untimed), then runs the read mix on all of them
+/// at once for `duration`.
+pub async fn run_mix(
+    ctx: &Ctx,
+    tokens: &[String],
+    duration: Duration,
+) -> anyhow::Result<MixResult> {
+    let mut sessions = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        sessions.push(Session::resume(ctx.addr(), token).await?);
+    }
+    let start = Instant::now() + Duration::from_millis(50);
+    let end = start + duration;
+    let mut tasks = Vec::new();
+    for (index, mut session) in sessions.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(start).await;
+            let mut latencies = Latencies::default();
+            let (mut errors, mut first_error) = (0u64, None);
+            let mut turn = index;
+            while Instant::now() < end {
+                let sent = std::time::Instant::now();
+                match session.small(MIX[turn % MIX.len()]).await {
+                    Ok(()) => latencies.record(sent.elapsed()),
+                    Err(error) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| error.to_string());
+                        if error.code().is_none() {
+                            break; // the connection is gone
+                        }
+                    }
+                }
+                turn += 1;
+            }
+            (latencies, errors, first_error, Instant::now())
+        }));
+    }
+    let mut all = Latencies::default();
+    let (mut errors, mut first_error, mut last) = (0, None, start);
+    for task in tasks {
+        let (latencies, task_errors, task_first, finished) = task.await?;
+        all.merge(latencies);
+        errors += task_errors;
+        first_error = first_error.or(task_first);
+        last = last.max(finished);
+    }
+    let summary = all.summary();
+    Ok(MixResult {
+        rate: summary.count as f64 / (last - start).as_secs_f64(),
+        summary,
+        errors,
+        first_error,
+    })
+}
+
+/// Prints the header of the results table that [`row`] fills.
+pub fn header() {
+    println!(
+        "| what | requests/s | p50 ms | p99 ms | max ms | errors | CPU cores: server / loadgen / idle | load avg |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+}
+
+/// One line of results.
+pub fn row(what: &str, result: &MixResult, cpu: &str) {
+    let s = &result.summary;
+    println!(
+        "| {what} | {:.0} | {} | {} | {} | {} | {cpu} | {} |",
+        result.rate,
+        ms(s.p50),
+        ms(s.p99),
+        ms(s.max),
+        result.errors,
+        load_average()
+    );
+    if let Some(error) = &result.first_error {
+        println!("(first error: {error})");
+    }
+}
+
+/// Runs mode `small`.
+pub async fn run(ctx: &Ctx, opts: &Opts) -> anyhow::Result<Vec<Check>> {
+    let most = opts.conns.iter().copied().max().unwrap_or(0);
+    let mut admin = ctx.admin().await?;
+    let movies = ctx.seed_catalogue(&mut admin, CATALOGUE, CATALOGUE).await?;
+    let tokens = ctx.users("u", most, movies.first().copied()).await?;
+    let duration = Duration::from_secs_f64(opts.duration);
+    println!();
+    header();
+    let mut results = Vec::new();
+    for &conns in &opts.conns {
+        let cpu = CpuMeter::start(&ctx.target);
+        let result = run_mix(ctx, &tokens[..conns], duration).await?;
+        row(&format!("C={conns}"), &result, &cpu.finish(&ctx.target));
+        results.push((conns, result));
+    }
+    let mut checks = Vec::new();
+    let at = |c: usize| results.iter().find(|(n, _)| *n == c).map(|(_, r)| r);
+    if let Some(r) = at(64) {
+        checks.push(Check::new(
+            "small: p99 at C=64",
+            format!("{} ms", ms(r.summary.p99)),
+            "< 10 ms",
+            r.summary.p99 < Duration::from_millis(10),
+        ));
+    }
+    if let (Some(r64), Some(r256)) = (at(64), at(256)) {
+        checks.push(Check::new(
+            "small: throughput at C=256 vs C=64",
+            format!("{:.0} vs {:.0} req/s", r256.rate, r64.rate),
+            "C=256 not below C=64",
+            r256.rate >= r64.rate,
+        ));
+    }
+    for (conns, result) in &results {
+        if result.errors > 0 {
+            checks.push(Check::new(
+                format!("small: errors at C={conns}"),
+                result.errors.to_string(),
+                "0",
+                false,
+            ));
+        }
+    }
+    Ok(checks)
+}
