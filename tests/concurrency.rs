@@ -28,14 +28,14 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use faults::{api, env_count, seeded_rng, upload_file};
+use faults::{env_count, seeded_rng, upload_file};
 use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::{Blob, DownloadRecord, User, UserFile};
 use rand::RngExt;
 use scenarios::{all_at_once, content, download, movie, register, youku_clients};
 use serde_json::{Value, json};
-use support::{Client, TestServer};
+use support::{Client, TestServer, api};
 
 type Result = mini_orm::Result<()>;
 

@@ -24,10 +24,10 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use faults::{OwnServer, api, door_login, upload_file, upload_movie, within};
+use faults::{OwnServer, door_login, upload_file, upload_movie, within};
 use mini_orm::raw;
 use serde_json::{Value, json};
-use support::{Client, md5_hex};
+use support::{Client, api, md5_hex};
 use tokio::process::{Child, Command};
 
 /// How long one request may take to be refused during the outage: a refused TCP connection on

@@ -16,17 +16,14 @@
 mod faults;
 mod support;
 
-use faults::{
-    api, connect_small_window, door_login, door_upload, env_count, seeded_rng, upload_file,
-    upload_movie,
-};
+use faults::{connect_small_window, door_login, env_count, seeded_rng, upload_file, upload_movie};
 use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::{DownloadRecord, Movie, UserFile};
 use rand::RngExt;
 use rand::rngs::StdRng;
 use serde_json::json;
-use support::{TestServer, md5_hex};
+use support::{TestServer, api, door_upload, md5_hex};
 use tokio::io::AsyncWriteExt;
 
 type Result = mini_orm::Result<()>;

@@ -19,12 +19,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use faults::{OwnServer, api, door_login, door_upload, upload_file, upload_movie, within};
+use faults::{OwnServer, door_login, upload_file, upload_movie, within};
 use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::{Movie, UserFile};
 use serde_json::{Value, json};
-use support::{Client, TestServer, md5_hex};
+use support::{Client, TestServer, api, door_upload, md5_hex};
 
 type Result = mini_orm::Result<()>;
 

@@ -6,28 +6,21 @@ mod support;
 use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::UserFile;
-use serde_json::{Value, json};
-use support::{Client, TestServer};
+use serde_json::json;
+use support::{Client, TestServer, api, door_upload};
 
 type Result = mini_orm::Result<()>;
 
-fn request(api: &str, data: Value) -> Value {
-    json!({"api": api, "data": data})
-}
-
 async fn register_and_login(c: &mut Client, name: &str) {
     let profile = json!({"username": name, "password": "pw", "real_name": "Real", "phone": "123", "address": "Street 1"});
-    let registered = c.call(request("register", profile)).await;
+    let registered = c.call(api("register", profile)).await;
     assert_eq!(registered["code"], 1, "{registered}");
     assert!(
         registered["data"].get("password").is_none()
             && registered["data"].get("pwd_hash").is_none()
     );
     let login = c
-        .call(request(
-            "login",
-            json!({"username": name, "password": "pw"}),
-        ))
+        .call(api("login", json!({"username": name, "password": "pw"})))
         .await;
     assert_eq!(
         (
@@ -39,47 +32,28 @@ async fn register_and_login(c: &mut Client, name: &str) {
     );
 }
 
-async fn upload(c: &mut Client, name: &str, file: &str, bytes: &[u8]) -> Value {
-    let go = c
-        .call(request(
-            "upload",
-            json!({"username": name, "file_name": file, "file_size": bytes.len()}),
-        ))
-        .await;
-    if go["code"] != 99999 {
-        return go;
-    }
-    c.send_raw(bytes).await;
-    c.recv().await.unwrap()
-}
-
 async fn register_and_login_codes(t: &TestDb) -> Result {
     let server = TestServer::start(t).await;
     let mut c = server.netdisk_client().await;
     register_and_login(&mut c, "alice").await;
-    let taken = c.call(request("register", json!({"username": "alice", "password": "x", "real_name": "", "phone": "", "address": ""}))).await;
+    let taken = c.call(api("register", json!({"username": "alice", "password": "x", "real_name": "", "phone": "", "address": ""}))).await;
     assert_eq!(taken["code"], 3);
-    let missing = c
-        .call(request("register", json!({"username": "bob"})))
-        .await;
+    let missing = c.call(api("register", json!({"username": "bob"}))).await;
     assert_eq!(missing["code"], 2);
     let not_strings = c
-        .call(request(
+        .call(api(
             "register",
             json!({"username": 1, "password": 2, "real_name": 3, "phone": 4, "address": 5}),
         ))
         .await;
     assert_eq!(not_strings["code"], 2);
     assert_eq!(
-        c.call(request(
-            "login",
-            json!({"username": "alice", "password": "no"})
-        ))
-        .await["code"],
+        c.call(api("login", json!({"username": "alice", "password": "no"})))
+            .await["code"],
         2
     );
     assert_eq!(
-        c.call(request(
+        c.call(api(
             "login",
             json!({"username": "nobody", "password": "pw"})
         ))
@@ -87,10 +61,10 @@ async fn register_and_login_codes(t: &TestDb) -> Result {
         2
     );
     assert_eq!(
-        c.call(request("login", json!({"username": "alice"}))).await["code"],
+        c.call(api("login", json!({"username": "alice"}))).await["code"],
         3
     );
-    assert_eq!(c.call(request("teleport", json!({}))).await["code"], 0);
+    assert_eq!(c.call(api("teleport", json!({}))).await["code"], 0);
     c.send_bytes(b"not json").await;
     assert_eq!(
         c.recv().await.unwrap()["code"],
@@ -105,28 +79,28 @@ async fn upload_check_download(t: &TestDb) -> Result {
     let mut c = server.netdisk_client().await;
     register_and_login(&mut c, "alice").await;
     assert_eq!(
-        c.call(request("check", json!({"username": "alice"}))).await["code"],
+        c.call(api("check", json!({"username": "alice"}))).await["code"],
         2,
         "no files yet"
     );
     let content: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
     assert_eq!(
-        upload(&mut c, "alice", "photo.jpg", &content).await["code"],
+        door_upload(&mut c, "alice", "photo.jpg", &content).await["code"],
         1
     );
     assert_eq!(
-        upload(&mut c, "alice", "photo.jpg", b"again").await["code"],
+        door_upload(&mut c, "alice", "photo.jpg", b"again").await["code"],
         2,
         "name used by this owner"
     );
-    let check = c.call(request("check", json!({"username": "alice"}))).await;
+    let check = c.call(api("check", json!({"username": "alice"}))).await;
     assert_eq!(
         check["data"],
         json!([{"name": "photo.jpg", "size": 100_000}])
     );
 
     let go = c
-        .call(request(
+        .call(api(
             "download",
             json!({"username": "alice", "file_name": "photo.jpg", "file_size": 100_000}),
         ))
@@ -140,14 +114,14 @@ async fn upload_check_download(t: &TestDb) -> Result {
     );
 
     let missing = c
-        .call(request(
+        .call(api(
             "download",
             json!({"username": "alice", "file_name": "nope", "file_size": 1}),
         ))
         .await;
     assert_eq!(missing["code"], 4);
     let bad = c
-        .call(request(
+        .call(api(
             "download",
             json!({"username": "alice", "file_name": "photo.jpg"}),
         ))
@@ -162,29 +136,28 @@ async fn a_connection_reaches_only_its_own_account(t: &TestDb) -> Result {
     let server = TestServer::start(t).await;
     let mut alice = server.netdisk_client().await;
     register_and_login(&mut alice, "alice").await;
-    upload(&mut alice, "alice", "secret.txt", b"alice only").await;
+    door_upload(&mut alice, "alice", "secret.txt", b"alice only").await;
     let mut bob = server.netdisk_client().await;
     register_and_login(&mut bob, "bob").await;
     assert_eq!(
-        bob.call(request("check", json!({"username": "alice"})))
-            .await["code"],
+        bob.call(api("check", json!({"username": "alice"}))).await["code"],
         3
     );
     let steal = bob
-        .call(request(
+        .call(api(
             "download",
             json!({"username": "alice", "file_name": "secret.txt", "file_size": 10}),
         ))
         .await;
     assert_eq!(steal["code"], 3);
     assert_eq!(
-        upload(&mut bob, "alice", "planted.txt", b"x").await["code"],
+        door_upload(&mut bob, "alice", "planted.txt", b"x").await["code"],
         3
     );
     let mut anonymous = server.netdisk_client().await;
     assert_eq!(
         anonymous
-            .call(request("check", json!({"username": "alice"})))
+            .call(api("check", json!({"username": "alice"})))
             .await["code"],
         3
     );
@@ -197,7 +170,7 @@ async fn a_disconnect_mid_upload_leaves_nothing(t: &TestDb) -> Result {
     let mut c = server.netdisk_client().await;
     register_and_login(&mut c, "alice").await;
     let go = c
-        .call(request(
+        .call(api(
             "upload",
             json!({"username": "alice", "file_name": "big", "file_size": 1_000_000}),
         ))

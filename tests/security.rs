@@ -29,17 +29,17 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use faults::{api as netdisk, env_count};
+use faults::env_count;
 use mini_orm::testing::{TestBackend, TestDb};
 use mini_orm::{Model, backend_tests, raw};
 use netdisk_core::clock::ManualClock;
 use netdisk_core::models::{DownloadRecord, Movie, Notice, Session, User, UserFile};
 use scenarios::{
     Targets, account, all_at_once, assert_all_refused, content, download, file, login, movie,
-    register, session_requests, start_clocked, youku_clients,
+    register, session_requests, youku_clients,
 };
 use serde_json::{Value, json};
-use support::{Client, TestServer, md5_hex};
+use support::{Client, TestServer, api as netdisk, md5_hex};
 
 type Result = mini_orm::Result<()>;
 
@@ -90,7 +90,7 @@ async fn populated(server: &TestServer) -> (String, String, Targets) {
 async fn repeated_failures_lock_one_account_until_the_lock_expires(t: &TestDb) -> Result {
     let clock = Arc::new(ManualClock::new(EPOCH));
     let lock = Duration::from_secs(900);
-    let server = start_clocked(t, clock.clone(), |c| {
+    let server = TestServer::start_clocked(t, clock.clone(), |c| {
         c.lockout_threshold = 5;
         c.lockout_secs = lock.as_secs();
     })
@@ -498,7 +498,7 @@ fn mentions(text: &str, secret: &str) -> bool {
 async fn session_tokens_are_random_128_bits(t: &TestDb) -> Result {
     let logins = env_count("NETDISK_TOKEN_LOGINS", 200);
     // The clock stands still: every login happens in the same second.
-    let server = start_clocked(t, Arc::new(ManualClock::new(EPOCH)), |_| {}).await;
+    let server = TestServer::start_clocked(t, Arc::new(ManualClock::new(EPOCH)), |_| {}).await;
     let users = 4;
     let per_user = logins.div_ceil(users);
     let tokens: Vec<String> =
@@ -602,7 +602,8 @@ async fn logout_ends_the_session_for_every_request(t: &TestDb) -> Result {
 async fn an_idle_session_expires(t: &TestDb) -> Result {
     let clock = Arc::new(ManualClock::new(EPOCH));
     let idle = Duration::from_secs(1800);
-    let server = start_clocked(t, clock.clone(), |c| c.session_idle_secs = idle.as_secs()).await;
+    let server =
+        TestServer::start_clocked(t, clock.clone(), |c| c.session_idle_secs = idle.as_secs()).await;
     let (_, session, targets) = populated(&server).await;
     let mut c = server.youku().await;
     let check = json!({"type": "check_notice", "session": session});

@@ -14,7 +14,7 @@ use rand::rngs::StdRng;
 use serde_json::{Value, json};
 use tokio::net::TcpSocket;
 
-use crate::support::{Client, md5_hex};
+use crate::support::{Client, api, md5_hex};
 
 /// A random source seeded from the environment variable `var` when it is set (to replay a run),
 /// otherwise from the clock; the seed is printed either way.
@@ -37,11 +37,6 @@ pub fn env_count(var: &str, default: usize) -> usize {
         text.parse()
             .unwrap_or_else(|_| panic!("{var}={text:?} is not a number"))
     })
-}
-
-/// The netdisk protocol's request envelope.
-pub fn api(name: &str, data: Value) -> Value {
-    json!({"api": name, "data": data})
 }
 
 /// Sends a Youku `upload_movie` (a charged movie) with all of `bytes`; returns the answer.
@@ -76,22 +71,6 @@ pub async fn door_login(c: &mut Client, name: &str) {
         ))
         .await;
     assert_eq!(answer["code"], 1, "netdisk login as {name}: {answer}");
-}
-
-/// A netdisk-protocol upload of all of `bytes` by a logged-in connection: the final answer
-/// (`{"code": 1}` on success), or the refusal that came instead of the go-ahead.
-pub async fn door_upload(c: &mut Client, name: &str, file: &str, bytes: &[u8]) -> Value {
-    let go = c
-        .call(api(
-            "upload",
-            json!({"username": name, "file_name": file, "file_size": bytes.len()}),
-        ))
-        .await;
-    if go["code"] != 99999 {
-        return go;
-    }
-    c.send_raw(bytes).await;
-    c.recv().await.expect("an answer after the upload's bytes")
 }
 
 /// Connects to `addr` with a 16 KiB receive buffer, so that a download the client stops reading

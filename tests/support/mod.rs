@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use mini_orm::testing::TestDb;
+use netdisk_core::clock::{Clock, SystemClock};
 use netdisk_core::config::ServerConfig;
 use netdisk_core::{Config, Netdisk, server};
 use serde_json::{Value, json};
@@ -23,6 +24,15 @@ impl TestServer {
     }
 
     pub async fn start_with(t: &TestDb, configure: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_clocked(t, std::sync::Arc::new(SystemClock), configure).await
+    }
+
+    /// A server like [`TestServer::start_with`]'s, whose service reads the time from `clock`.
+    pub async fn start_clocked(
+        t: &TestDb,
+        clock: std::sync::Arc<dyn Clock>,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let any_port = Some("127.0.0.1:0".parse().unwrap());
         let mut config = Config {
@@ -36,13 +46,9 @@ impl TestServer {
             ..Config::default()
         };
         configure(&mut config);
-        let (netdisk, _) = Netdisk::open_with(
-            t.db.clone(),
-            config.clone(),
-            std::sync::Arc::new(netdisk_core::clock::SystemClock),
-        )
-        .await
-        .unwrap();
+        let (netdisk, _) = Netdisk::open_with(t.db.clone(), config.clone(), clock)
+            .await
+            .unwrap();
         let running = server::start(netdisk.clone(), &config.server)
             .await
             .unwrap();
@@ -159,6 +165,27 @@ impl Client {
         assert_eq!(answer["flag"], true, "{answer}");
         answer["session"].as_str().unwrap().to_owned()
     }
+}
+
+/// The netdisk protocol's request envelope.
+pub fn api(name: &str, data: Value) -> Value {
+    json!({"api": name, "data": data})
+}
+
+/// A netdisk-protocol upload of all of `bytes` by a logged-in connection: the final answer
+/// (`{"code": 1}` on success), or the refusal that came instead of the go-ahead.
+pub async fn door_upload(c: &mut Client, name: &str, file: &str, bytes: &[u8]) -> Value {
+    let go = c
+        .call(api(
+            "upload",
+            json!({"username": name, "file_name": file, "file_size": bytes.len()}),
+        ))
+        .await;
+    if go["code"] != 99999 {
+        return go;
+    }
+    c.send_raw(bytes).await;
+    c.recv().await.expect("an answer after the upload's bytes")
 }
 
 pub fn md5_hex(bytes: &[u8]) -> String {

@@ -9,10 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mini_orm::testing::TestDb;
-use netdisk_core::clock::ManualClock;
-use netdisk_core::config::ServerConfig;
-use netdisk_core::{Config, Netdisk, server};
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -117,38 +113,6 @@ pub async fn download(c: &mut Client, request: Value) -> (Value, Vec<u8>) {
         _ => Vec::new(),
     };
     (head, bytes)
-}
-
-/// A server like [`TestServer::start_with`]'s, whose service reads the time from `clock`.
-pub async fn start_clocked(
-    t: &TestDb,
-    clock: Arc<ManualClock>,
-    configure: impl FnOnce(&mut Config),
-) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
-    let any_port = Some("127.0.0.1:0".parse().unwrap());
-    let mut config = Config {
-        data_dir: dir.path().to_owned(),
-        free_wait_secs: 0,
-        server: ServerConfig {
-            youku_addr: any_port,
-            netdisk_addr: any_port,
-            ..ServerConfig::default()
-        },
-        ..Config::default()
-    };
-    configure(&mut config);
-    let (netdisk, _) = Netdisk::open_with(t.db.clone(), config.clone(), clock)
-        .await
-        .unwrap();
-    let running = server::start(netdisk.clone(), &config.server)
-        .await
-        .unwrap();
-    TestServer {
-        netdisk,
-        running: Some(running),
-        dir,
-    }
 }
 
 /// Ids that the requests of [`session_requests`] name.

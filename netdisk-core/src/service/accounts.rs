@@ -182,12 +182,8 @@ impl Netdisk {
         let now = self.now();
         let threshold = i64::from(self.config().lockout_threshold.max(1));
         let by_name = || User::query().filter(User::NAME.eq(name));
-        let reserved = User::query()
-            .filter(
-                User::NAME.eq(name)
-                    & User::LOCKED_UNTIL.le(now)
-                    & User::FAILED_LOGINS.lt(threshold),
-            )
+        let reserved = by_name()
+            .filter(User::LOCKED_UNTIL.le(now) & User::FAILED_LOGINS.lt(threshold))
             .update(self.db(), [User::FAILED_LOGINS.increment(1)])
             .await?;
         let user = by_name().first(self.db()).await?;
