@@ -69,8 +69,8 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 self.#key = id;
             }
 
-            fn values(&self) -> ::std::vec::Vec<::mini_orm::Value> {
-                ::std::vec![#(#values),*]
+            fn push_values<'a>(&'a self, out: &mut ::std::vec::Vec<::mini_orm::Value<'a>>) {
+                #(out.push(#values);)*
             }
         }
     })

@@ -41,11 +41,11 @@ pub(crate) enum Expr {
     Compare {
         column: &'static str,
         op: CompareOp,
-        value: Value,
+        value: Value<'static>,
     },
     In {
         column: &'static str,
-        values: Vec<Value>,
+        values: Vec<Value<'static>>,
         negated: bool,
     },
     Like {
@@ -104,9 +104,9 @@ pub struct Assignment<M> {
 #[derive(Debug, Clone)]
 pub(crate) enum Change {
     /// `column = ?`
-    Set(Value),
+    Set(Value<'static>),
     /// `column = column + ?`
-    Add(Value),
+    Add(Value<'static>),
 }
 
 impl<M> Filter<M> {
@@ -186,7 +186,7 @@ impl<M, T: FieldType> Column<M, T> {
         Filter::new(Expr::Compare {
             column: self.name,
             op,
-            value: value.into().to_value(),
+            value: value.into().into_value(),
         })
     }
 
@@ -237,7 +237,7 @@ impl<M, T: FieldType> Column<M, T> {
     ) -> Filter<M> {
         Filter::new(Expr::In {
             column: self.name,
-            values: values.into_iter().map(|v| v.into().to_value()).collect(),
+            values: values.into_iter().map(|v| v.into().into_value()).collect(),
             negated,
         })
     }
@@ -264,7 +264,7 @@ impl<M, T: FieldType> Column<M, T> {
     pub fn set(self, value: impl Into<T>) -> Assignment<M> {
         Assignment {
             column: self.name,
-            change: Change::Set(value.into().to_value()),
+            change: Change::Set(value.into().into_value()),
             _marker: PhantomData,
         }
     }
@@ -276,7 +276,7 @@ impl<M, T: Numeric> Column<M, T> {
     pub fn increment(self, amount: impl Into<T::Inner>) -> Assignment<M> {
         Assignment {
             column: self.name,
-            change: Change::Add(amount.into().to_value()),
+            change: Change::Add(amount.into().into_value()),
             _marker: PhantomData,
         }
     }

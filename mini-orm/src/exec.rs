@@ -90,16 +90,7 @@ impl Db {
     /// Creates `M`'s table and its indexes if they do not exist yet (idempotent).
     pub async fn create_table<M: Model>(&self) -> Result<()> {
         for sql in schema::create_table(self.backend(), M::TABLE) {
-            execute(
-                self,
-                Statement {
-                    sql,
-                    params: Vec::new(),
-                    table: None,
-                    columns_in_model_order: false,
-                },
-            )
-            .await?;
+            execute(self, Statement::text(sql, Vec::new())).await?;
         }
         Ok(())
     }
@@ -107,16 +98,7 @@ impl Db {
     /// Drops `M`'s table if it exists.
     pub async fn drop_table<M: Model>(&self) -> Result<()> {
         let sql = schema::drop_table(self.backend(), M::TABLE);
-        execute(
-            self,
-            Statement {
-                sql,
-                params: Vec::new(),
-                table: None,
-                columns_in_model_order: false,
-            },
-        )
-        .await?;
+        execute(self, Statement::text(sql, Vec::new())).await?;
         Ok(())
     }
 
@@ -239,16 +221,19 @@ pub(crate) struct Done {
     pub last_insert_id: Option<i64>,
 }
 
-pub(crate) async fn execute(mut exec: impl Executor, stmt: Statement) -> Result<Done> {
+// The MySQL futures are boxed: they are large, and unboxed they would make every SQLite
+// statement's future (moved on each poll set-up) several times larger too. One allocation is
+// nothing next to a network round trip.
+pub(crate) async fn execute(mut exec: impl Executor, stmt: Statement<'_>) -> Result<Done> {
     let started = Instant::now();
     let done = match exec.target() {
         Target::Db(db) => match &*db.inner {
             DbInner::Sqlite(db) => db.execute(&stmt).await,
-            DbInner::MySql(db) => db.execute(&stmt).await,
+            DbInner::MySql(db) => Box::pin(db.execute(&stmt)).await,
         },
         Target::Tx(tx) => match &mut tx.inner {
             TxInner::Sqlite(tx) => tx.execute(&stmt),
-            TxInner::MySql(tx) => tx.execute(&stmt).await,
+            TxInner::MySql(tx) => Box::pin(tx.execute(&stmt)).await,
         },
     };
     trace(&stmt, started, done.as_ref().map(|d| d.rows_matched));
@@ -259,7 +244,7 @@ pub(crate) async fn execute(mut exec: impl Executor, stmt: Statement) -> Result<
 /// `exec` is not already one); returns the rows they matched in all.
 pub(crate) async fn execute_all(
     mut exec: impl Executor,
-    statements: Vec<Statement>,
+    statements: Vec<Statement<'_>>,
 ) -> Result<u64> {
     let mut own_tx = match exec.target() {
         Target::Db(db) if statements.len() > 1 => Some(db.begin().await?),
@@ -279,16 +264,19 @@ pub(crate) async fn execute_all(
     Ok(rows)
 }
 
-pub(crate) async fn fetch<R: FromRow>(mut exec: impl Executor, stmt: Statement) -> Result<Vec<R>> {
+pub(crate) async fn fetch<R: FromRow>(
+    mut exec: impl Executor,
+    stmt: Statement<'_>,
+) -> Result<Vec<R>> {
     let started = Instant::now();
     let rows = match exec.target() {
         Target::Db(db) => match &*db.inner {
             DbInner::Sqlite(db) => db.fetch(&stmt).await,
-            DbInner::MySql(db) => db.fetch(&stmt).await,
+            DbInner::MySql(db) => Box::pin(db.fetch(&stmt)).await,
         },
         Target::Tx(tx) => match &mut tx.inner {
             TxInner::Sqlite(tx) => tx.fetch(&stmt),
-            TxInner::MySql(tx) => tx.fetch(&stmt).await,
+            TxInner::MySql(tx) => Box::pin(tx.fetch(&stmt)).await,
         },
     };
     trace(&stmt, started, rows.as_ref().map(|r| r.len() as u64));
@@ -297,7 +285,7 @@ pub(crate) async fn fetch<R: FromRow>(mut exec: impl Executor, stmt: Statement) 
 
 /// One debug event per statement: its text, how long it took, and its row count or error.
 /// Parameters are not logged: they may be passwords or tokens.
-fn trace(stmt: &Statement, started: Instant, outcome: Result<u64, &crate::Error>) {
+fn trace(stmt: &Statement<'_>, started: Instant, outcome: Result<u64, &crate::Error>) {
     if tracing::enabled!(target: "mini_orm::sql", tracing::Level::DEBUG) {
         let micros = started.elapsed().as_micros() as u64;
         match outcome {

@@ -127,8 +127,16 @@ pub trait Model: FromRow + Sync + 'static {
     /// Sets the primary key (done by [`Model::save`] with the generated key).
     fn set_primary_key(&mut self, id: i64);
 
+    /// Appends the values of every column but the primary key, in [`TableDef::value_columns`]
+    /// order, borrowing this row's text and bytes.
+    fn push_values<'a>(&'a self, out: &mut Vec<Value<'a>>);
+
     /// The values of every column but the primary key, in [`TableDef::value_columns`] order.
-    fn values(&self) -> Vec<Value>;
+    fn values(&self) -> Vec<Value<'_>> {
+        let mut values = Vec::with_capacity(Self::TABLE.columns.len());
+        self.push_values(&mut values);
+        values
+    }
 
     /// A query over this model's table, to be narrowed with filters.
     fn query() -> Select<Self> {
@@ -196,7 +204,8 @@ pub trait Model: FromRow + Sync + 'static {
             let statements = rows
                 .chunks(sql::rows_per_insert(Self::TABLE))
                 .map(|chunk| {
-                    let params = chunk.iter().flat_map(Model::values).collect();
+                    let mut params = Vec::with_capacity(chunk.len() * Self::TABLE.columns.len());
+                    chunk.iter().for_each(|row| row.push_values(&mut params));
                     sql::insert(exec.backend(), Self::TABLE, params)
                 })
                 .collect::<Result<Vec<_>>>()?;

@@ -12,7 +12,7 @@ use crate::value::{FieldType, Value};
 #[must_use = "a raw query does nothing until it is run"]
 pub struct RawQuery {
     sql: String,
-    params: Vec<Value>,
+    params: Vec<Value<'static>>,
 }
 
 /// Starts a raw query. The text goes to the database as written (mind the dialect); values go
@@ -44,17 +44,12 @@ pub fn raw(sql: impl Into<String>) -> RawQuery {
 impl RawQuery {
     /// Binds the next `?` to `value` (`None` binds `NULL`).
     pub fn bind<T: FieldType>(mut self, value: T) -> Self {
-        self.params.push(value.to_value());
+        self.params.push(value.into_value());
         self
     }
 
-    fn statement(self) -> Statement {
-        Statement {
-            sql: self.sql,
-            params: self.params,
-            table: None,
-            columns_in_model_order: false,
-        }
+    fn statement(self) -> Statement<'static> {
+        Statement::text(self.sql, self.params)
     }
 
     /// Runs a statement that returns no rows; returns how many rows it matched.

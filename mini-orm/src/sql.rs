@@ -3,12 +3,13 @@
 //! Every value travels as a bound parameter (`?` on both backends); only identifiers that the
 //! derive checked at compile time are written into the text, and always quoted.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::column::{Assignment, Change, Expr, Order};
 use crate::error::{Error, Result};
 use crate::model::{ColumnDef, TableDef};
-use crate::table_sql::table_sql;
+use crate::table_sql::{INSERT_ROWS_CACHED, table_sql};
 use crate::value::{SqlType, Value};
 
 /// Which database a [`Db`](crate::Db) talks to.
@@ -63,20 +64,37 @@ pub(crate) const PARAMS_MISMATCH: &str =
 /// A statement ready to run: text, parameters, and the table it concerns (so that a unique
 /// violation can be reported with the constraint's columns).
 #[derive(Debug)]
-pub(crate) struct Statement {
-    pub sql: String,
-    pub params: Vec<Value>,
+pub(crate) struct Statement<'a> {
+    /// The text: borrowed when a table's cached fragment is the whole statement.
+    pub sql: Cow<'static, str>,
+    /// The parameters, borrowed from the row or the filter the statement was built from.
+    pub params: Vec<Value<'a>>,
     pub table: Option<&'static TableDef>,
     /// The statement selects a model's columns in its declared order (the ORM's own selects), so
     /// rows need no mapping by column name; raw SQL does.
     pub columns_in_model_order: bool,
 }
 
-impl Statement {
+impl<'a> Statement<'a> {
+    /// Hand-written or schema SQL, on no particular table: its rows are read by column name.
+    pub(crate) fn text(sql: String, params: Vec<Value<'a>>) -> Self {
+        Statement {
+            sql: sql.into(),
+            params,
+            table: None,
+            columns_in_model_order: false,
+        }
+    }
+
     /// A statement on `table` whose text starts with `head`.
     fn new(table: &'static TableDef, head: &str) -> Self {
         let mut sql = String::with_capacity(head.len() + 64);
         sql.push_str(head);
+        Self::fixed(table, sql.into())
+    }
+
+    /// A statement on `table` whose whole text is `sql`.
+    fn fixed(table: &'static TableDef, sql: Cow<'static, str>) -> Self {
         Statement {
             sql,
             params: Vec::new(),
@@ -124,7 +142,7 @@ pub(crate) fn placeholders(n: usize, out: &mut String) {
     }
 }
 
-fn select_from(backend: Backend, table: &'static TableDef) -> Statement {
+fn select_from<'a>(backend: Backend, table: &'static TableDef) -> Statement<'a> {
     let mut stmt = Statement::new(table, &table_sql(backend, table).select);
     stmt.columns_in_model_order = true;
     stmt
@@ -134,16 +152,18 @@ pub(crate) fn select_by_primary_key(
     backend: Backend,
     table: &'static TableDef,
     id: i64,
-) -> Statement {
-    let mut stmt = select_from(backend, table);
-    stmt.sql
-        .push_str(&table_sql(backend, table).where_primary_key);
+) -> Statement<'static> {
+    let mut stmt = Statement::fixed(
+        table,
+        Cow::Borrowed(&table_sql(backend, table).select_by_primary_key),
+    );
+    stmt.columns_in_model_order = true;
     stmt.params.push(Value::Int(id));
     stmt
 }
 
 /// Refuses text longer than its column's `max_len`, the same way on both backends.
-fn check_length(column: &ColumnDef, value: &Value) -> Result<()> {
+fn check_length(column: &ColumnDef, value: &Value<'_>) -> Result<()> {
     if let (Some(max_len), Value::Text(text)) = (column.max_len, value) {
         let len = text.chars().count();
         if len > max_len as usize {
@@ -157,7 +177,10 @@ fn check_length(column: &ColumnDef, value: &Value) -> Result<()> {
     Ok(())
 }
 
-fn check_lengths(table: &TableDef, values: &[Value]) -> Result<()> {
+fn check_lengths(table: &TableDef, values: &[Value<'_>]) -> Result<()> {
+    if table.columns.iter().all(|c| c.max_len.is_none()) {
+        return Ok(());
+    }
     table
         .value_columns()
         .zip(values)
@@ -174,35 +197,51 @@ pub(crate) fn rows_per_insert(table: &TableDef) -> usize {
 
 /// `INSERT INTO t (…) VALUES (…), (…)` of `params`, one group of [`TableDef::value_columns`]
 /// values per row.
-pub(crate) fn insert(
+pub(crate) fn insert<'a>(
     backend: Backend,
     table: &'static TableDef,
-    params: Vec<Value>,
-) -> Result<Statement> {
-    let width = table.value_columns().count();
-    params
-        .chunks(width.max(1))
-        .try_for_each(|row| check_lengths(table, row))?;
-    let fragments = table_sql(backend, table);
-    let mut stmt = Statement::new(table, &fragments.insert_head);
-    for row in 0..params.len() / width.max(1) {
-        if row > 0 {
-            stmt.sql.push_str(", ");
-        }
-        stmt.sql.push_str(&fragments.insert_row);
+    params: Vec<Value<'a>>,
+) -> Result<Statement<'a>> {
+    let width = table.value_columns().count().max(1);
+    if table.columns.iter().any(|c| c.max_len.is_some()) {
+        params
+            .chunks(width)
+            .try_for_each(|row| check_lengths(table, row))?;
     }
+    let fragments = table_sql(backend, table);
+    let mut stmt = match params.len() / width {
+        1 => Statement::fixed(table, Cow::Borrowed(&fragments.insert_one)),
+        rows => {
+            let mut stmt = Statement::new(table, &fragments.insert_head);
+            let sql = stmt.sql.to_mut();
+            sql.reserve(rows * (fragments.insert_row.len() + 2));
+            let mut left = rows;
+            while left > 0 {
+                if left < rows {
+                    sql.push_str(", ");
+                }
+                let take = left.min(INSERT_ROWS_CACHED);
+                sql.push_str(fragments.insert_rows(take));
+                left -= take;
+            }
+            stmt
+        }
+    };
     stmt.params = params;
     Ok(stmt)
 }
 
-pub(crate) fn update_by_primary_key(
+pub(crate) fn update_by_primary_key<'a>(
     backend: Backend,
     table: &'static TableDef,
-    values: Vec<Value>,
+    values: Vec<Value<'a>>,
     id: i64,
-) -> Result<Statement> {
+) -> Result<Statement<'a>> {
     check_lengths(table, &values)?;
-    let mut stmt = Statement::new(table, &table_sql(backend, table).update_by_primary_key);
+    let mut stmt = Statement::fixed(
+        table,
+        Cow::Borrowed(&table_sql(backend, table).update_by_primary_key),
+    );
     stmt.params = values;
     stmt.params.push(Value::Int(id));
     Ok(stmt)
@@ -212,27 +251,31 @@ pub(crate) fn delete_by_primary_key(
     backend: Backend,
     table: &'static TableDef,
     id: i64,
-) -> Statement {
-    let mut stmt = Statement::new(table, &table_sql(backend, table).delete_by_primary_key);
+) -> Statement<'static> {
+    let mut stmt = Statement::fixed(
+        table,
+        Cow::Borrowed(&table_sql(backend, table).delete_by_primary_key),
+    );
     stmt.params.push(Value::Int(id));
     stmt
 }
 
-pub(crate) fn select(
+pub(crate) fn select<'a>(
     backend: Backend,
     table: &'static TableDef,
-    clauses: &Clauses<'_>,
-) -> Statement {
+    clauses: &Clauses<'a>,
+) -> Statement<'a> {
     let mut stmt = select_from(backend, table);
     where_clause(backend, clauses.filter, &mut stmt);
     if !clauses.order.is_empty() {
-        stmt.sql.push_str(" ORDER BY ");
+        stmt.sql.to_mut().push_str(" ORDER BY ");
         for (i, (column, descending)) in clauses.order.iter().enumerate() {
             if i > 0 {
-                stmt.sql.push_str(", ");
+                stmt.sql.to_mut().push_str(", ");
             }
-            backend.quote(column, &mut stmt.sql);
+            backend.quote(column, stmt.sql.to_mut());
             stmt.sql
+                .to_mut()
                 .push_str(if *descending { " DESC" } else { " ASC" });
         }
     }
@@ -241,46 +284,46 @@ pub(crate) fn select(
         let limit = clauses
             .limit
             .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX));
-        stmt.sql.push_str(" LIMIT ?");
+        stmt.sql.to_mut().push_str(" LIMIT ?");
         stmt.params.push(Value::Int(limit));
         if let Some(offset) = clauses.offset {
-            stmt.sql.push_str(" OFFSET ?");
+            stmt.sql.to_mut().push_str(" OFFSET ?");
             stmt.params
                 .push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         }
     }
     if clauses.for_update && backend == Backend::MySql {
-        stmt.sql.push_str(" FOR UPDATE");
+        stmt.sql.to_mut().push_str(" FOR UPDATE");
     }
     stmt
 }
 
-pub(crate) fn count(
+pub(crate) fn count<'a>(
     backend: Backend,
     table: &'static TableDef,
-    filter: Option<&Expr>,
-) -> Statement {
+    filter: Option<&'a Expr>,
+) -> Statement<'a> {
     let mut stmt = Statement::new(table, &table_sql(backend, table).count);
     where_clause(backend, filter, &mut stmt);
     stmt
 }
 
-pub(crate) fn delete(
+pub(crate) fn delete<'a>(
     backend: Backend,
     table: &'static TableDef,
-    filter: Option<&Expr>,
-) -> Statement {
+    filter: Option<&'a Expr>,
+) -> Statement<'a> {
     let mut stmt = Statement::new(table, &table_sql(backend, table).delete);
     where_clause(backend, filter, &mut stmt);
     stmt
 }
 
-pub(crate) fn update<M>(
+pub(crate) fn update<'a, M>(
     backend: Backend,
     table: &'static TableDef,
-    assignments: &[Assignment<M>],
-    filter: Option<&Expr>,
-) -> Result<Statement> {
+    assignments: &'a [Assignment<M>],
+    filter: Option<&'a Expr>,
+) -> Result<Statement<'a>> {
     if assignments.is_empty() {
         return Err(Error::InvalidQuery(
             "an update needs at least one assignment",
@@ -289,22 +332,22 @@ pub(crate) fn update<M>(
     let mut stmt = Statement::new(table, &table_sql(backend, table).update_head);
     for (i, assignment) in assignments.iter().enumerate() {
         if i > 0 {
-            stmt.sql.push_str(", ");
+            stmt.sql.to_mut().push_str(", ");
         }
-        backend.quote(assignment.column, &mut stmt.sql);
-        stmt.sql.push_str(" = ");
+        backend.quote(assignment.column, stmt.sql.to_mut());
+        stmt.sql.to_mut().push_str(" = ");
         match &assignment.change {
             Change::Set(value) => {
                 if let Some(column) = table.columns.iter().find(|c| c.name == assignment.column) {
                     check_length(column, value)?;
                 }
-                stmt.sql.push('?');
-                stmt.params.push(value.clone());
+                stmt.sql.to_mut().push('?');
+                stmt.params.push(value.as_borrowed());
             }
             Change::Add(amount) => {
-                backend.quote(assignment.column, &mut stmt.sql);
-                stmt.sql.push_str(" + ?");
-                stmt.params.push(amount.clone());
+                backend.quote(assignment.column, stmt.sql.to_mut());
+                stmt.sql.to_mut().push_str(" + ?");
+                stmt.params.push(amount.as_borrowed());
             }
         }
     }
@@ -312,46 +355,50 @@ pub(crate) fn update<M>(
     Ok(stmt)
 }
 
-fn where_clause(backend: Backend, filter: Option<&Expr>, stmt: &mut Statement) {
+fn where_clause<'a>(backend: Backend, filter: Option<&'a Expr>, stmt: &mut Statement<'a>) {
     if let Some(expr) = filter {
-        stmt.sql.push_str(" WHERE ");
+        stmt.sql.to_mut().push_str(" WHERE ");
         render(backend, expr, stmt);
     }
 }
 
-fn render(backend: Backend, expr: &Expr, stmt: &mut Statement) {
+fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
     match expr {
         Expr::Compare { column, op, value } => {
-            backend.quote(column, &mut stmt.sql);
-            let _ = write!(stmt.sql, " {} ?", op.sql());
-            stmt.params.push(value.clone());
+            backend.quote(column, stmt.sql.to_mut());
+            let _ = write!(stmt.sql.to_mut(), " {} ?", op.sql());
+            stmt.params.push(value.as_borrowed());
         }
         Expr::In {
             values, negated, ..
         } if values.is_empty() => {
-            stmt.sql.push_str(if *negated { "1 = 1" } else { "1 = 0" });
+            stmt.sql
+                .to_mut()
+                .push_str(if *negated { "1 = 1" } else { "1 = 0" });
         }
         Expr::In {
             column,
             values,
             negated,
         } => {
-            backend.quote(column, &mut stmt.sql);
+            backend.quote(column, stmt.sql.to_mut());
             stmt.sql
+                .to_mut()
                 .push_str(if *negated { " NOT IN (" } else { " IN (" });
-            placeholders(values.len(), &mut stmt.sql);
-            stmt.sql.push(')');
-            stmt.params.extend(values.iter().cloned());
+            placeholders(values.len(), stmt.sql.to_mut());
+            stmt.sql.to_mut().push(')');
+            stmt.params.extend(values.iter().map(Value::as_borrowed));
         }
         Expr::Like { column, pattern } => {
-            backend.quote(column, &mut stmt.sql);
-            stmt.sql.push_str(" LIKE ?");
-            stmt.sql.push_str(backend.like_escape());
-            stmt.params.push(Value::Text(pattern.clone()));
+            backend.quote(column, stmt.sql.to_mut());
+            stmt.sql.to_mut().push_str(" LIKE ?");
+            stmt.sql.to_mut().push_str(backend.like_escape());
+            stmt.params.push(Value::Text(Cow::Borrowed(pattern)));
         }
         Expr::IsNull { column, negated } => {
-            backend.quote(column, &mut stmt.sql);
+            backend.quote(column, stmt.sql.to_mut());
             stmt.sql
+                .to_mut()
                 .push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
         }
         Expr::And(parts) | Expr::Or(parts) => {
@@ -360,19 +407,19 @@ fn render(backend: Backend, expr: &Expr, stmt: &mut Statement) {
             } else {
                 " OR "
             };
-            stmt.sql.push('(');
+            stmt.sql.to_mut().push('(');
             for (i, part) in parts.iter().enumerate() {
                 if i > 0 {
-                    stmt.sql.push_str(joiner);
+                    stmt.sql.to_mut().push_str(joiner);
                 }
                 render(backend, part, stmt);
             }
-            stmt.sql.push(')');
+            stmt.sql.to_mut().push(')');
         }
         Expr::Not(inner) => {
-            stmt.sql.push_str("NOT (");
+            stmt.sql.to_mut().push_str("NOT (");
             render(backend, inner, stmt);
-            stmt.sql.push(')');
+            stmt.sql.to_mut().push(')');
         }
     }
 }
@@ -400,5 +447,72 @@ pub(crate) fn column_type(
             None => "LONGTEXT".into(),
         },
         (Backend::MySql, SqlType::Blob) => "LONGBLOB".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ColumnDef, TableDef};
+
+    static COLUMNS: [ColumnDef; 3] = [
+        ColumnDef {
+            name: "id",
+            sql_type: SqlType::BigInt,
+            nullable: false,
+            max_len: None,
+            default: None,
+        },
+        ColumnDef {
+            name: "a",
+            sql_type: SqlType::Text,
+            nullable: false,
+            max_len: None,
+            default: None,
+        },
+        ColumnDef {
+            name: "b",
+            sql_type: SqlType::Int,
+            nullable: true,
+            max_len: None,
+            default: None,
+        },
+    ];
+    static TABLE: TableDef = TableDef {
+        name: "t",
+        columns: &COLUMNS,
+        primary_key: 0,
+        indexes: &[],
+    };
+
+    #[test]
+    fn multi_row_inserts_have_one_group_per_row_past_the_cached_prefix() {
+        for rows in [
+            1,
+            2,
+            INSERT_ROWS_CACHED - 1,
+            INSERT_ROWS_CACHED,
+            INSERT_ROWS_CACHED + 1,
+            200,
+        ] {
+            let params = (0..rows * 2).map(|i| Value::Int(i as i64)).collect();
+            let stmt = insert(Backend::Sqlite, &TABLE, params).unwrap();
+            let expected = format!(
+                r#"INSERT INTO "t" ("a", "b") VALUES {}"#,
+                vec!["(?, ?)"; rows].join(", ")
+            );
+            assert_eq!(stmt.sql, expected, "{rows} rows");
+            assert_eq!(stmt.params.len(), rows * 2);
+        }
+    }
+
+    #[test]
+    fn statements_by_primary_key_use_the_cached_text() {
+        let get = select_by_primary_key(Backend::MySql, &TABLE, 7);
+        assert_eq!(get.sql, "SELECT `id`, `a`, `b` FROM `t` WHERE `id` = ?");
+        assert!(matches!(get.sql, Cow::Borrowed(_)));
+        assert_eq!(get.params, [Value::Int(7)]);
+        let delete = delete_by_primary_key(Backend::Sqlite, &TABLE, 7);
+        assert_eq!(delete.sql, r#"DELETE FROM "t" WHERE "id" = ?"#);
     }
 }

@@ -7,6 +7,9 @@ use std::sync::RwLock;
 use crate::model::TableDef;
 use crate::sql::{Backend, placeholders, quoted_list};
 
+/// How many rows of an insert's `VALUES` list [`TableSql::insert_rows`] hands out at once.
+pub(crate) const INSERT_ROWS_CACHED: usize = 64;
+
 /// One table's statement fragments in one backend's dialect.
 pub(crate) struct TableSql {
     /// `SELECT "a", "b" FROM "t"`
@@ -15,18 +18,32 @@ pub(crate) struct TableSql {
     pub insert_head: String,
     /// `(?, ?)`: one row of an insert.
     pub insert_row: String,
+    /// `INSERT INTO "t" ("b", "c") VALUES (?, ?)`
+    pub insert_one: String,
+    /// [`INSERT_ROWS_CACHED`] rows of an insert, `(?, ?), (?, ?), …`, so that up to that many
+    /// are one copy of a prefix ([`TableSql::insert_rows`]).
+    insert_rows: String,
+    /// `SELECT "a", "b" FROM "t" WHERE "id" = ?`
+    pub select_by_primary_key: String,
     /// `UPDATE "t" SET "b" = ?, "c" = ? WHERE "id" = ?`
     pub update_by_primary_key: String,
     /// `DELETE FROM "t" WHERE "id" = ?`
     pub delete_by_primary_key: String,
-    /// ` WHERE "id" = ?`
-    pub where_primary_key: String,
     /// `SELECT COUNT(*) FROM "t"`
     pub count: String,
     /// `DELETE FROM "t"`
     pub delete: String,
     /// `UPDATE "t" SET `
     pub update_head: String,
+}
+
+impl TableSql {
+    /// `rows` rows of an insert (`(?, ?), (?, ?)`), for `rows` from 1 to
+    /// [`INSERT_ROWS_CACHED`].
+    pub fn insert_rows(&self, rows: usize) -> &str {
+        debug_assert!((1..=INSERT_ROWS_CACHED).contains(&rows));
+        &self.insert_rows[..rows * (self.insert_row.len() + 2) - 2]
+    }
 }
 
 /// The fragments of `table` for `backend`.
@@ -72,14 +89,19 @@ fn build(backend: Backend, table: &TableDef) -> TableSql {
     let mut insert_row = String::from("(");
     placeholders(table.value_columns().count(), &mut insert_row);
     insert_row.push(')');
+    let insert_rows = vec![insert_row.as_str(); INSERT_ROWS_CACHED].join(", ");
     let where_primary_key = format!(" WHERE {} = ?", backend.quoted(table.primary_key().name));
+    let select = format!("SELECT {columns} FROM {name}");
+    let insert_head = format!("INSERT INTO {name} ({value_columns}) VALUES ");
     TableSql {
-        select: format!("SELECT {columns} FROM {name}"),
-        insert_head: format!("INSERT INTO {name} ({value_columns}) VALUES "),
+        select_by_primary_key: format!("{select}{where_primary_key}"),
+        select,
+        insert_one: format!("{insert_head}{insert_row}"),
+        insert_head,
         insert_row,
+        insert_rows,
         update_by_primary_key: format!("UPDATE {name} SET {assignments}{where_primary_key}"),
         delete_by_primary_key: format!("DELETE FROM {name}{where_primary_key}"),
-        where_primary_key,
         count: format!("SELECT COUNT(*) FROM {name}"),
         delete: format!("DELETE FROM {name}"),
         update_head: format!("UPDATE {name} SET "),

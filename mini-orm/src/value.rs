@@ -1,11 +1,15 @@
 //! Values crossing the boundary between Rust fields and database columns, and the
 //! [`FieldType`] trait that says which Rust types a model field may have.
 
+use std::borrow::Cow;
+
 use crate::error::DecodeError;
 
-/// An owned value bound to a statement parameter.
+/// A value bound to a statement parameter: borrowed from the field it came from while a
+/// statement on that row runs (so saving a row copies none of its text), or owned
+/// (`Value<'static>`) where it outlives the field, as in a filter.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// SQL `NULL`.
     Null,
     /// Any integer (booleans are stored as 0 and 1).
@@ -13,9 +17,33 @@ pub enum Value {
     /// A double-precision float.
     Float(f64),
     /// UTF-8 text.
-    Text(String),
+    Text(Cow<'a, str>),
     /// Raw bytes.
-    Blob(Vec<u8>),
+    Blob(Cow<'a, [u8]>),
+}
+
+impl Value<'_> {
+    /// The same value, owning its text or bytes.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Int(i) => Value::Int(i),
+            Value::Float(f) => Value::Float(f),
+            Value::Text(text) => Value::Text(Cow::Owned(text.into_owned())),
+            Value::Blob(bytes) => Value::Blob(Cow::Owned(bytes.into_owned())),
+        }
+    }
+
+    /// The same value, borrowing the text or bytes this one holds.
+    pub fn as_borrowed(&self) -> Value<'_> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(f) => Value::Float(*f),
+            Value::Text(text) => Value::Text(Cow::Borrowed(text)),
+            Value::Blob(bytes) => Value::Blob(Cow::Borrowed(bytes)),
+        }
+    }
 }
 
 /// A value borrowed from a row that a driver returned.
@@ -86,8 +114,13 @@ pub trait FieldType: Sized {
     const SQL_TYPE: SqlType;
     /// Whether the column accepts `NULL`.
     const NULLABLE: bool = false;
-    /// The value to bind for this field.
-    fn to_value(&self) -> Value;
+    /// The value to bind for this field, borrowing its text or bytes.
+    fn to_value(&self) -> Value<'_>;
+    /// The value to bind for this field, taking its text or bytes. The default copies them
+    /// out of [`FieldType::to_value`]; implement it to move them instead.
+    fn into_value(self) -> Value<'static> {
+        self.to_value().into_owned()
+    }
     /// The field from a value read back.
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError>;
 }
@@ -118,7 +151,7 @@ fn int_from(value: ValueRef<'_>, wanted: &str) -> Result<i64, DecodeError> {
 impl FieldType for i64 {
     type Inner = i64;
     const SQL_TYPE: SqlType = SqlType::BigInt;
-    fn to_value(&self) -> Value {
+    fn to_value(&self) -> Value<'_> {
         Value::Int(*self)
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
@@ -129,7 +162,7 @@ impl FieldType for i64 {
 impl FieldType for i32 {
     type Inner = i32;
     const SQL_TYPE: SqlType = SqlType::Int;
-    fn to_value(&self) -> Value {
+    fn to_value(&self) -> Value<'_> {
         Value::Int(i64::from(*self))
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
@@ -141,7 +174,7 @@ impl FieldType for i32 {
 impl FieldType for bool {
     type Inner = bool;
     const SQL_TYPE: SqlType = SqlType::Bool;
-    fn to_value(&self) -> Value {
+    fn to_value(&self) -> Value<'_> {
         Value::Int(i64::from(*self))
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
@@ -158,7 +191,7 @@ impl FieldType for bool {
 impl FieldType for f64 {
     type Inner = f64;
     const SQL_TYPE: SqlType = SqlType::Double;
-    fn to_value(&self) -> Value {
+    fn to_value(&self) -> Value<'_> {
         Value::Float(*self)
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
@@ -174,8 +207,11 @@ impl FieldType for f64 {
 impl FieldType for String {
     type Inner = String;
     const SQL_TYPE: SqlType = SqlType::Text;
-    fn to_value(&self) -> Value {
-        Value::Text(self.clone())
+    fn to_value(&self) -> Value<'_> {
+        Value::Text(Cow::Borrowed(self))
+    }
+    fn into_value(self) -> Value<'static> {
+        Value::Text(Cow::Owned(self))
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
         match value {
@@ -189,8 +225,11 @@ impl FieldType for String {
 impl FieldType for Vec<u8> {
     type Inner = Vec<u8>;
     const SQL_TYPE: SqlType = SqlType::Blob;
-    fn to_value(&self) -> Value {
-        Value::Blob(self.clone())
+    fn to_value(&self) -> Value<'_> {
+        Value::Blob(Cow::Borrowed(self))
+    }
+    fn into_value(self) -> Value<'static> {
+        Value::Blob(Cow::Owned(self))
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
         match value {
@@ -213,9 +252,15 @@ impl<T: NotNull> FieldType for Option<T> {
     type Inner = T;
     const SQL_TYPE: SqlType = T::SQL_TYPE;
     const NULLABLE: bool = true;
-    fn to_value(&self) -> Value {
+    fn to_value(&self) -> Value<'_> {
         match self {
             Some(inner) => inner.to_value(),
+            None => Value::Null,
+        }
+    }
+    fn into_value(self) -> Value<'static> {
+        match self {
+            Some(inner) => inner.into_value(),
             None => Value::Null,
         }
     }

@@ -292,7 +292,7 @@ impl MySqlDb {
     fn settle<T>(
         &self,
         conn: Conn,
-        stmt: &Statement,
+        stmt: &Statement<'_>,
         outcome: Result<Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T> {
         match outcome {
@@ -312,14 +312,14 @@ impl MySqlDb {
         }
     }
 
-    pub(crate) async fn execute(&self, stmt: &Statement) -> Result<Done> {
+    pub(crate) async fn execute(&self, stmt: &Statement<'_>) -> Result<Done> {
         let deadline = Instant::now() + self.limit;
         let mut conn = self.conn(deadline).await?;
         let outcome = timeout_at(deadline, execute(&mut conn, stmt)).await;
         self.settle(conn, stmt, outcome)
     }
 
-    pub(crate) async fn fetch<R: FromRow>(&self, stmt: &Statement) -> Result<Vec<R>> {
+    pub(crate) async fn fetch<R: FromRow>(&self, stmt: &Statement<'_>) -> Result<Vec<R>> {
         let deadline = Instant::now() + self.limit;
         let mut conn = self.conn(deadline).await?;
         let outcome = timeout_at(deadline, fetch(&mut conn, stmt)).await;
@@ -412,14 +412,14 @@ impl MySqlTx {
         }
     }
 
-    pub(crate) async fn execute(&mut self, stmt: &Statement) -> Result<Done> {
+    pub(crate) async fn execute(&mut self, stmt: &Statement<'_>) -> Result<Done> {
         self.big |= big(stmt);
         let limit = self.limit;
         let outcome = timeout(limit, execute(self.start()?, stmt)).await;
         self.settle(outcome, Waiting::Statement)
     }
 
-    pub(crate) async fn fetch<R: FromRow>(&mut self, stmt: &Statement) -> Result<Vec<R>> {
+    pub(crate) async fn fetch<R: FromRow>(&mut self, stmt: &Statement<'_>) -> Result<Vec<R>> {
         self.big |= big(stmt);
         let limit = self.limit;
         let outcome = timeout(limit, fetch(self.start()?, stmt)).await;
@@ -461,7 +461,7 @@ impl Drop for MySqlTx {
 
 /// Whether `stmt`'s request is at least [`BIG_REQUEST`] bytes (about: the binary protocol's
 /// overhead per parameter is counted as 10 bytes).
-fn big(stmt: &Statement) -> bool {
+fn big(stmt: &Statement<'_>) -> bool {
     let params: usize = stmt
         .params
         .iter()
@@ -474,7 +474,7 @@ fn big(stmt: &Statement) -> bool {
     stmt.sql.len() + params >= BIG_REQUEST
 }
 
-fn params(values: &[Value]) -> Params {
+fn params(values: &[Value<'_>]) -> Params {
     if values.is_empty() {
         return Params::Empty;
     }
@@ -486,17 +486,17 @@ fn params(values: &[Value]) -> Params {
                 Value::Int(i) => mysql_async::Value::Int(*i),
                 Value::Float(f) => mysql_async::Value::Double(*f),
                 Value::Text(s) => mysql_async::Value::Bytes(s.as_bytes().to_vec()),
-                Value::Blob(b) => mysql_async::Value::Bytes(b.clone()),
+                Value::Blob(b) => mysql_async::Value::Bytes(b.to_vec()),
             })
             .collect(),
     )
 }
 
 /// Runs a statement that returns no rows and reads its answer to the end.
-async fn execute(conn: &mut Conn, stmt: &Statement) -> Result<Done> {
+async fn execute(conn: &mut Conn, stmt: &Statement<'_>) -> Result<Done> {
     let map = |e| map_error(e, stmt.table);
     let result = conn
-        .exec_iter(stmt.sql.as_str(), params(&stmt.params))
+        .exec_iter(&*stmt.sql, params(&stmt.params))
         .await
         .map_err(map)?;
     let done = Done {
@@ -511,10 +511,10 @@ async fn execute(conn: &mut Conn, stmt: &Statement) -> Result<Done> {
 
 /// Runs a query and reads its answer to the end (every result set, so that the connection is
 /// clean for the next statement).
-async fn fetch<R: FromRow>(conn: &mut Conn, stmt: &Statement) -> Result<Vec<R>> {
+async fn fetch<R: FromRow>(conn: &mut Conn, stmt: &Statement<'_>) -> Result<Vec<R>> {
     let map = |e| map_error(e, stmt.table);
     let mut result = conn
-        .exec_iter(stmt.sql.as_str(), params(&stmt.params))
+        .exec_iter(&*stmt.sql, params(&stmt.params))
         .await
         .map_err(map)?;
     let positions = if stmt.columns_in_model_order {

@@ -157,12 +157,12 @@ impl SqliteDb {
             .map_err(|_| busy())
     }
 
-    pub(crate) async fn execute(&self, stmt: &Statement) -> Result<Done> {
+    pub(crate) async fn execute(&self, stmt: &Statement<'_>) -> Result<Done> {
         let conn = self.writer().await?;
         run_execute(&conn, stmt)
     }
 
-    pub(crate) async fn fetch<R: FromRow>(&self, stmt: &Statement) -> Result<Vec<R>> {
+    pub(crate) async fn fetch<R: FromRow>(&self, stmt: &Statement<'_>) -> Result<Vec<R>> {
         if let Some(readers) = &self.readers {
             let _permit = readers.available.acquire().await.map_err(|_| closed())?;
             let conn = readers
@@ -213,11 +213,11 @@ pub(crate) struct SqliteTx {
 }
 
 impl SqliteTx {
-    pub(crate) fn execute(&mut self, stmt: &Statement) -> Result<Done> {
+    pub(crate) fn execute(&mut self, stmt: &Statement<'_>) -> Result<Done> {
         run_execute(&self.conn, stmt)
     }
 
-    pub(crate) fn fetch<R: FromRow>(&mut self, stmt: &Statement) -> Result<Vec<R>> {
+    pub(crate) fn fetch<R: FromRow>(&mut self, stmt: &Statement<'_>) -> Result<Vec<R>> {
         run_fetch(&self.conn, stmt, false).map(Option::unwrap_or_default)
     }
 
@@ -249,19 +249,22 @@ impl Drop for SqliteTx {
     }
 }
 
-impl ToSql for Value {
+impl ToSql for Value<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
         Ok(ToSqlOutput::Borrowed(match self {
             Value::Null => SqliteValueRef::Null,
             Value::Int(i) => SqliteValueRef::Integer(*i),
             Value::Float(f) => SqliteValueRef::Real(*f),
-            Value::Text(s) => SqliteValueRef::Text(s.as_bytes()),
-            Value::Blob(b) => SqliteValueRef::Blob(b),
+            Value::Text(text) => SqliteValueRef::Text(text.as_bytes()),
+            Value::Blob(bytes) => SqliteValueRef::Blob(bytes),
         }))
     }
 }
 
-fn prepare<'c>(conn: &'c Connection, stmt: &Statement) -> Result<rusqlite::CachedStatement<'c>> {
+fn prepare<'c>(
+    conn: &'c Connection,
+    stmt: &Statement<'_>,
+) -> Result<rusqlite::CachedStatement<'c>> {
     let mut prepared = conn.prepare_cached(&stmt.sql).map_err(map_error)?;
     if prepared.parameter_count() != stmt.params.len() {
         return Err(Error::InvalidQuery(PARAMS_MISMATCH));
@@ -274,7 +277,7 @@ fn prepare<'c>(conn: &'c Connection, stmt: &Statement) -> Result<rusqlite::Cache
     Ok(prepared)
 }
 
-fn run_execute(conn: &Connection, stmt: &Statement) -> Result<Done> {
+fn run_execute(conn: &Connection, stmt: &Statement<'_>) -> Result<Done> {
     let mut prepared = prepare(conn, stmt)?;
     let rows_matched = prepared.raw_execute().map_err(map_error)? as u64;
     Ok(Done {
@@ -286,7 +289,7 @@ fn run_execute(conn: &Connection, stmt: &Statement) -> Result<Done> {
 /// Runs a query; `None` when `read_only` was asked for and the statement writes.
 fn run_fetch<R: FromRow>(
     conn: &Connection,
-    stmt: &Statement,
+    stmt: &Statement<'_>,
     read_only: bool,
 ) -> Result<Option<Vec<R>>> {
     let mut prepared = prepare(conn, stmt)?;
