@@ -154,6 +154,9 @@ impl FieldType for i64 {
     fn to_value(&self) -> Value<'_> {
         Value::Int(*self)
     }
+    fn into_value(self) -> Value<'static> {
+        Value::Int(self)
+    }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
         int_from(value, "an integer")
     }
@@ -164,6 +167,9 @@ impl FieldType for i32 {
     const SQL_TYPE: SqlType = SqlType::Int;
     fn to_value(&self) -> Value<'_> {
         Value::Int(i64::from(*self))
+    }
+    fn into_value(self) -> Value<'static> {
+        Value::Int(i64::from(self))
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
         let wide = int_from(value, "a 32-bit integer")?;
@@ -176,6 +182,9 @@ impl FieldType for bool {
     const SQL_TYPE: SqlType = SqlType::Bool;
     fn to_value(&self) -> Value<'_> {
         Value::Int(i64::from(*self))
+    }
+    fn into_value(self) -> Value<'static> {
+        Value::Int(i64::from(self))
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
         match int_from(value, "a boolean (0 or 1)")? {
@@ -193,6 +202,9 @@ impl FieldType for f64 {
     const SQL_TYPE: SqlType = SqlType::Double;
     fn to_value(&self) -> Value<'_> {
         Value::Float(*self)
+    }
+    fn into_value(self) -> Value<'static> {
+        Value::Float(self)
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
         match value {

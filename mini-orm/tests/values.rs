@@ -62,6 +62,15 @@ fn into_value_moves_owned_text_and_bytes() {
 }
 
 #[test]
+fn scalars_convert_the_same_borrowed_or_owned() {
+    assert_eq!(7_i64.into_value(), 7_i64.to_value());
+    assert_eq!((-3_i32).into_value(), Value::Int(-3));
+    assert_eq!(true.into_value(), Value::Int(1));
+    assert_eq!(1.5_f64.into_value(), Value::Float(1.5));
+    assert_eq!(Some(2_i64).into_value(), Value::Int(2));
+}
+
+#[test]
 fn into_owned_detaches_a_borrowed_value() {
     let text = String::from("kept");
     let owned: Value<'static> = text.to_value().into_owned();
