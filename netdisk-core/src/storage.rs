@@ -14,9 +14,9 @@
 //! The durability steps of an upload ([`Storage::receive`] then [`Received::persist`]):
 //!
 //! 1. the declared size is checked against the limit before anything is read or created;
-//! 2. exactly `size` bytes are streamed through a fixed 64 KiB buffer into a new temporary file
-//!    `<root>/tmp/<random>.part` (same filesystem as the blobs, so the final rename is atomic),
-//!    hashing MD5 and SHA-256 on the way;
+//! 2. exactly `size` bytes are streamed through a few reused 256 KiB buffers into a new temporary
+//!    file `<root>/tmp/<random>.part` (same filesystem as the blobs, so the final rename is
+//!    atomic), MD5 and SHA-256 being computed on two threads alongside;
 //! 3. the size and the MD5 (if the client declared one) are checked;
 //! 4. the temporary file is fsynced (`sync_all`);
 //! 5. [`Received::persist`] renames it into `blobs/` and fsyncs the directory holding it (and
@@ -29,14 +29,18 @@
 
 use std::io::{self, ErrorKind, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use md5::Md5;
 use sha2::{Digest, Sha256};
 use tokio::fs::{self, File, OpenOptions};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::oneshot;
 
-/// Size of the buffer an upload streams through (allocated once per [`Storage::receive`]).
-const BUF_SIZE: usize = 64 * 1024;
+/// Size of each buffer an upload streams through (each allocated once and reused).
+const BUF_SIZE: usize = 256 * 1024;
+/// How many buffers one upload may fill at once (being written, or waiting for or in hashing).
+const BUFFERS: usize = 4;
 /// Directory (under the root) holding uploads in progress.
 const TMP_DIR: &str = "tmp";
 /// Directory (under the root) holding the stored blobs.
@@ -140,9 +144,11 @@ impl Storage {
     /// Receives an upload into a new temporary file and verifies it.
     ///
     /// Reads exactly `size` bytes from `reader` (never more: bytes after them stay in the reader
-    /// for the caller), hashing MD5 and SHA-256 while it streams through a fixed 64 KiB buffer.
-    /// `expected_md5`, when given, is compared case-insensitively as hex. The file is fsynced
-    /// before this returns; [`Received::persist`] then moves it into place.
+    /// for the caller) in 256 KiB chunks, writing each to the file while two threads of its own
+    /// compute MD5 and SHA-256 over the previous ones (at most four chunks in memory; if the
+    /// future is dropped, the threads finish those and end). `expected_md5`, when given, is
+    /// compared case-insensitively as hex. The file is fsynced before this returns;
+    /// [`Received::persist`] then moves it into place.
     ///
     /// `size > limit` is refused with [`StorageError::TooLarge`] before anything is read or
     /// created. On any error (and if the returned future is dropped before completing) the
@@ -161,32 +167,26 @@ impl Storage {
         // The guard is declared before the file so the file is closed before it is removed.
         let (mut guard, mut file) = self.create_temporary().await?;
 
-        let mut md5 = Md5::new();
-        let mut sha256 = Sha256::new();
-        let mut buf = vec![0u8; BUF_SIZE];
+        let mut hashers = Hashers::start()?;
         let mut received: u64 = 0;
         while received < size {
             // Never ask for more than what is left, so the reader keeps any bytes after `size`.
-            let want = usize::try_from(size - received).map_or(BUF_SIZE, |left| left.min(BUF_SIZE));
-            let n = match reader.read(&mut buf[..want]).await {
-                Ok(0) => {
-                    return Err(StorageError::Incomplete {
-                        expected: size,
-                        received,
-                    });
-                }
-                Ok(n) => n.min(want),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StorageError::Io(e)),
-            };
-            let chunk = &buf[..n];
-            md5.update(chunk);
-            sha256.update(chunk);
-            file.write_all(chunk).await?;
-            received += n as u64;
+            let left = usize::try_from(size - received).unwrap_or(usize::MAX);
+            let mut buf = hashers.buffer(left.min(BUF_SIZE)).await?;
+            let want = left.min(buf.len());
+            let len = fill(reader, &mut buf[..want]).await?;
+            if len < want {
+                return Err(StorageError::Incomplete {
+                    expected: size,
+                    received: received + len as u64,
+                });
+            }
+            file.write_all(&buf[..len]).await?;
+            received += len as u64;
+            hashers.push(Chunk { buf, len })?;
         }
 
-        let md5 = hex::encode(md5.finalize());
+        let (md5, sha256) = hashers.finish().await?;
         if let Some(expected) = expected_md5 {
             let expected = expected.to_ascii_lowercase();
             if expected != md5 {
@@ -204,7 +204,7 @@ impl Storage {
         Ok(Received {
             size,
             md5,
-            sha256: hex::encode(sha256.finalize()),
+            sha256,
             temp: guard.path.take(),
         })
     }
@@ -345,6 +345,142 @@ fn parse_blob_path(rel: &str) -> Option<(&str, &str)> {
     let id: i64 = id.parse().ok()?;
     // The round trip rejects everything else: a wrong shard, "+1", "01", extra separators...
     (Storage::blob_path(sha, id) == rel).then_some((shard, file))
+}
+
+/// Reads into the whole of `buf` unless the reader ends first; returns how many bytes came.
+async fn fill<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = 0;
+    while len < buf.len() {
+        match reader.read(&mut buf[len..]).await {
+            Ok(0) => break,
+            Ok(n) => len += n.min(buf.len() - len),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
+}
+
+/// A buffer of an upload whose first `len` bytes are content.
+struct Chunk {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// MD5 and SHA-256 of an upload, computed on two threads of their own.
+///
+/// The task that reads the upload (and writes it to the file) sends each filled chunk to the
+/// MD5 thread, which passes it on to the SHA-256 thread, which hands the buffer back for reuse:
+/// hashing runs alongside reading and writing, up to [`BUFFERS`] chunks behind, in bounded
+/// memory. They are plain threads rather than blocking-pool jobs so that uploads waiting for
+/// bytes never hold pool threads that file I/O needs.
+///
+/// Dropping a `Hashers` (the upload failed, or its future was dropped) closes the MD5 thread's
+/// input: it hashes the chunks already sent (at most [`BUFFERS`]) and ends, which closes the
+/// SHA-256 thread's input, which ends too.
+struct Hashers {
+    /// Filled chunks, in order, to the MD5 thread.
+    to_md5: mpsc::Sender<Chunk>,
+    /// Buffers the SHA-256 thread is done with.
+    free: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    /// How many buffers exist (at most [`BUFFERS`]).
+    allocated: usize,
+    /// The MD5 (lowercase hex), sent once the MD5 thread's input is closed.
+    md5: oneshot::Receiver<String>,
+    /// The SHA-256 (lowercase hex), sent once the SHA-256 thread's input is closed.
+    sha256: oneshot::Receiver<String>,
+}
+
+impl Hashers {
+    /// Starts the two threads.
+    fn start() -> io::Result<Hashers> {
+        let (to_md5, md5_input) = mpsc::channel::<Chunk>();
+        let (to_sha256, sha256_input) = mpsc::channel::<Chunk>();
+        let (to_free, free) = tokio::sync::mpsc::unbounded_channel();
+        let (md5_done, md5) = oneshot::channel();
+        let (sha256_done, sha256) = oneshot::channel();
+        spawn_hasher::<Sha256>("upload-sha256", sha256_input, sha256_done, move |chunk| {
+            // The receiver is gone only when the upload is over.
+            let _ = to_free.send(chunk.buf);
+        })?;
+        spawn_hasher::<Md5>("upload-md5", md5_input, md5_done, move |chunk| {
+            // The SHA-256 thread only ends early by panicking: `buffer` then reports it.
+            let _ = to_sha256.send(chunk);
+        })?;
+        Ok(Hashers {
+            to_md5,
+            free,
+            allocated: 0,
+            md5,
+            sha256,
+        })
+    }
+
+    /// A buffer to read the next chunk into: one the hashes are done with, else a new one of
+    /// `len` bytes while fewer than [`BUFFERS`] exist, else the next one they finish with.
+    async fn buffer(&mut self, len: usize) -> io::Result<Vec<u8>> {
+        if let Ok(buf) = self.free.try_recv() {
+            return Ok(buf);
+        }
+        if self.allocated < BUFFERS {
+            self.allocated += 1;
+            return Ok(vec![0; len]);
+        }
+        self.free.recv().await.ok_or_else(hasher_stopped)
+    }
+
+    /// Queues the next chunk for hashing (never waits: [`Hashers::buffer`] bounds the queue).
+    fn push(&self, chunk: Chunk) -> io::Result<()> {
+        self.to_md5.send(chunk).map_err(|_| hasher_stopped())
+    }
+
+    /// Waits for every chunk pushed to be hashed; returns the MD5 and the SHA-256 as lowercase
+    /// hex.
+    async fn finish(self) -> io::Result<(String, String)> {
+        let Hashers {
+            to_md5,
+            md5,
+            sha256,
+            ..
+        } = self;
+        drop(to_md5);
+        let md5 = md5.await.map_err(|_| hasher_stopped())?;
+        let sha256 = sha256.await.map_err(|_| hasher_stopped())?;
+        Ok((md5, sha256))
+    }
+}
+
+/// Spawns a thread that hashes the chunks from `input` in order, passing each on to `forward`,
+/// and sends the lowercase hex digest to `done` once `input` is closed.
+fn spawn_hasher<D: Digest>(
+    name: &str,
+    input: mpsc::Receiver<Chunk>,
+    done: oneshot::Sender<String>,
+    mut forward: impl FnMut(Chunk) + Send + 'static,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let mut digest = D::new();
+            for chunk in input {
+                digest.update(chunk.bytes());
+                forward(chunk);
+            }
+            // The upload may have been dropped meanwhile; then nobody wants the digest.
+            let _ = done.send(hex::encode(digest.finalize()));
+        })?;
+    Ok(())
+}
+
+/// The error when a hashing thread ended before its input did (it panicked).
+fn hasher_stopped() -> io::Error {
+    io::Error::other("an upload hashing thread stopped unexpectedly")
 }
 
 /// Fsyncs a directory so the entries just created or renamed in it survive a crash.
@@ -563,6 +699,36 @@ mod tests {
             _buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
             Poll::Pending
+        }
+    }
+
+    /// Yields `data` in chunks of at most `chunk` bytes, then signals `stalled` and never yields
+    /// anything more.
+    struct StallingReader {
+        data: Vec<u8>,
+        pos: usize,
+        chunk: usize,
+        stalled: Arc<tokio::sync::Notify>,
+    }
+
+    impl AsyncRead for StallingReader {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let this = self.get_mut();
+            if this.pos == this.data.len() {
+                this.stalled.notify_one();
+                return Poll::Pending;
+            }
+            let n = this
+                .chunk
+                .min(buf.remaining())
+                .min(this.data.len() - this.pos);
+            buf.put_slice(&this.data[this.pos..this.pos + n]);
+            this.pos += n;
+            Poll::Ready(Ok(()))
         }
     }
 
@@ -788,6 +954,53 @@ mod tests {
         .await;
         assert!(result.is_err(), "the receive should have timed out");
         assert_clean(&storage);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn receive_dropped_half_way_removes_the_temporary() {
+        let (_dir, storage) = store().await;
+        let stalled = Arc::new(tokio::sync::Notify::new());
+        // Enough for every buffer to be filled, written and handed to the hashing threads.
+        let mut reader = StallingReader {
+            data: vec![b'z'; 3 * BUFFERS * BUF_SIZE + 123],
+            pos: 0,
+            chunk: 50_000,
+            stalled: stalled.clone(),
+        };
+        tokio::select! {
+            result = storage.receive(&mut reader, 1 << 30, None, LIMIT) => {
+                panic!("the receive should have stalled, got {result:?}");
+            }
+            () = stalled.notified() => {}
+        }
+        assert_eq!(reader.pos, reader.data.len());
+        assert_clean(&storage);
+    }
+
+    #[tokio::test]
+    async fn hashing_threads_end_once_their_input_is_dropped() {
+        let mut hashers = Hashers::start().unwrap();
+        for _ in 0..BUFFERS {
+            let buf = hashers.buffer(BUF_SIZE).await.unwrap();
+            hashers.push(Chunk { buf, len: BUF_SIZE }).unwrap();
+        }
+        // What dropping the future of a receive does: the chunks' sender goes away.
+        let Hashers {
+            to_md5, mut free, ..
+        } = hashers;
+        drop(to_md5);
+        // `free` is closed once the SHA-256 thread, which ends after the MD5 thread, has ended.
+        // (The timeout only turns a hang into a failure.)
+        let returned = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            let mut returned = 0;
+            while free.recv().await.is_some() {
+                returned += 1;
+            }
+            returned
+        })
+        .await
+        .expect("the hashing threads did not end");
+        assert_eq!(returned, BUFFERS, "every chunk sent was hashed first");
     }
 
     #[tokio::test]
