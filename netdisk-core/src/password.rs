@@ -235,18 +235,22 @@ mod tests {
         assert!(verify("correct horse", Some(first.clone())).await.unwrap());
         assert!(!verify("wrong horse", Some(first)).await.unwrap());
         assert!(!verify("anything", None).await.unwrap());
-        assert!(!verify("dummy password for unknown users", None)
-            .await
-            .unwrap());
+        assert!(
+            !verify("dummy password for unknown users", None)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn empty_and_huge_passwords_are_refused() {
         assert!(hash("").await.is_err());
         assert!(hash(&"x".repeat(MAX_PASSWORD_BYTES + 1)).await.is_err());
-        assert!(!verify(&"x".repeat(MAX_PASSWORD_BYTES + 1), None)
-            .await
-            .unwrap());
+        assert!(
+            !verify(&"x".repeat(MAX_PASSWORD_BYTES + 1), None)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
@@ -255,9 +259,11 @@ mod tests {
             .hash_password(b"battery staple")
             .unwrap()
             .to_string();
-        assert!(verify("battery staple", Some(theirs.clone()))
-            .await
-            .unwrap());
+        assert!(
+            verify("battery staple", Some(theirs.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!verify("battery stapler", Some(theirs)).await.unwrap());
 
         let ours = hash("battery staple").await.unwrap();
