@@ -8,7 +8,13 @@
 //! ```
 //! Ctrl-C or SIGTERM stops accepting, closes idle connections and lets transfers in flight
 //! finish (up to the configured grace period).
+//!
+//! The log (one line per request at the default level `info`) and the lines below go to
+//! standard output through a logging thread (`tracing_appender::non_blocking`): a request worker
+//! hands its line over a channel, and the thread writes lines out in batches, flushed whenever it
+//! has caught up, so that a request costs no system call for its log line.
 
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -77,10 +83,21 @@ impl Args {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let stdout = std::io::stdout();
+    let ansi = stdout.is_terminal();
+    // Not lossy: when the output falls 128 Ki lines behind, workers wait rather than drop lines.
+    // The guard writes out what is left when `main` returns.
+    let (mut out, _written_out_on_drop) =
+        tracing_appender::non_blocking::NonBlockingBuilder::default()
+            .lossy(false)
+            .thread_name("log")
+            .finish(std::io::BufWriter::new(stdout));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(ansi)
+        .with_writer(out.clone())
         .init();
     let args = Args::parse();
     let mut config = Config::load(args.config.as_deref())?;
@@ -88,19 +105,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (netdisk, report) = Netdisk::open(config.clone()).await?;
     tracing::info!(database = %config.database_url(), data_dir = %config.data_dir.display(), ?report, "service ready");
     let running = server::start(netdisk, &config.server).await?;
+    // Through the log's writer, each line in one piece, so that lines keep their place among
+    // the log's.
+    let mut say = |line: std::fmt::Arguments| out.write_all(format!("{line}\n").as_bytes());
     if let Some(addr) = running.youku_addr() {
-        println!(
+        say(format_args!(
             "Youku protocol on {addr}:   cargo run -p examples --example user -- --server {addr}"
-        );
+        ))?;
     }
     if let Some(addr) = running.netdisk_addr() {
-        println!("netdisk protocol on {addr}");
+        say(format_args!("netdisk protocol on {addr}"))?;
     }
-    println!("Ctrl-C to stop.");
+    say(format_args!("Ctrl-C to stop."))?;
     wait_for_signal().await?;
-    println!("shutting down: finishing transfers in flight...");
+    say(format_args!(
+        "shutting down: finishing transfers in flight..."
+    ))?;
     if !running.shutdown().await {
-        println!("some transfers did not finish within the grace period");
+        say(format_args!(
+            "some transfers did not finish within the grace period"
+        ))?;
     }
     Ok(())
 }

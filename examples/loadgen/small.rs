@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::proto::{MIX, Session};
+use crate::proto::{MIX, MixConnection};
 use crate::setup::Ctx;
 use crate::stats::{Check, CpuMeter, Latencies, Summary, load_average, ms};
 
@@ -24,11 +24,17 @@ pub struct Opts {
 /// Movies and notices in the catalogue the mix reads.
 pub const CATALOGUE: usize = 20;
 
+/// How long after the end of a stretch a request may still take before the connection counts as
+/// hung (the one time limit of the mix: there is no timer per request).
+const ANSWER_GRACE: Duration = Duration::from_secs(120);
+
 /// What a stretch of the read mix achieved.
 pub struct MixResult {
     /// Latency percentiles of the requests that succeeded.
     pub summary: Summary,
-    /// Requests per second (successful ones, over the stretch until the last one finished).
+    /// Requests per second: the successful ones that completed within the stretch, over its
+    /// duration (the answers still in flight at its end are in the latencies, not the rate: how
+    /// long the last of them takes says nothing about the server's throughput).
     pub rate: f64,
     /// Requests that failed.
     pub errors: u64,
@@ -43,52 +49,81 @@ pub async fn run_mix(
     tokens: &[String],
     duration: Duration,
 ) -> anyhow::Result<MixResult> {
-    let mut sessions = Vec::with_capacity(tokens.len());
+    let mut connections = Vec::with_capacity(tokens.len());
     for token in tokens {
-        sessions.push(Session::resume(ctx.addr(), token).await?);
+        connections.push(MixConnection::open(ctx.addr(), token).await?);
     }
     let start = Instant::now() + Duration::from_millis(50);
     let end = start + duration;
     let mut tasks = Vec::new();
-    for (index, mut session) in sessions.into_iter().enumerate() {
+    for (index, mut connection) in connections.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(start).await;
-            let mut latencies = Latencies::default();
-            let (mut errors, mut first_error) = (0u64, None);
-            let mut turn = index;
-            while Instant::now() < end {
-                let sent = std::time::Instant::now();
-                match session.small(MIX[turn % MIX.len()]).await {
-                    Ok(()) => latencies.record(sent.elapsed()),
-                    Err(error) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| error.to_string());
-                        if error.code().is_none() {
-                            break; // the connection is gone
-                        }
-                    }
-                }
-                turn += 1;
+            let mut stretch = Stretch::default();
+            let mix = stretch.run(&mut connection, index, end);
+            if tokio::time::timeout_at(end + ANSWER_GRACE, mix)
+                .await
+                .is_err()
+            {
+                stretch.failed("timed out waiting for the server's answer".to_owned());
             }
-            (latencies, errors, first_error, Instant::now())
+            stretch
         }));
     }
     let mut all = Latencies::default();
-    let (mut errors, mut first_error, mut last) = (0, None, start);
+    let (mut in_time, mut errors, mut first_error) = (0, 0, None);
     for task in tasks {
-        let (latencies, task_errors, task_first, finished) = task.await?;
-        all.merge(latencies);
-        errors += task_errors;
-        first_error = first_error.or(task_first);
-        last = last.max(finished);
+        let stretch = task.await?;
+        all.merge(stretch.latencies);
+        in_time += stretch.in_time;
+        errors += stretch.errors;
+        first_error = first_error.or(stretch.first_error);
     }
-    let summary = all.summary();
     Ok(MixResult {
-        rate: summary.count as f64 / (last - start).as_secs_f64(),
-        summary,
+        rate: in_time as f64 / duration.as_secs_f64(),
+        summary: all.summary(),
         errors,
         first_error,
     })
+}
+
+/// What one connection did during a stretch of the mix.
+#[derive(Default)]
+struct Stretch {
+    latencies: Latencies,
+    /// Successful requests that completed before the end of the stretch.
+    in_time: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Stretch {
+    /// Sends the mix on `connection` (starting at `MIX[turn]`) until `end`.
+    async fn run(&mut self, connection: &mut MixConnection, mut turn: usize, end: Instant) {
+        while Instant::now() < end {
+            let sent = Instant::now();
+            match connection.small(MIX[turn % MIX.len()]).await {
+                Ok(()) => {
+                    let done = Instant::now();
+                    self.latencies.record(done - sent);
+                    self.in_time += u64::from(done <= end);
+                }
+                Err(error) => {
+                    let gone = error.code().is_none();
+                    self.failed(error.to_string());
+                    if gone {
+                        break; // the connection is gone
+                    }
+                }
+            }
+            turn += 1;
+        }
+    }
+
+    fn failed(&mut self, error: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(error);
+    }
 }
 
 /// Prints the header of the results table that [`row`] fills.

@@ -46,16 +46,21 @@ pub fn decode(buffer: &mut BytesMut, limit: usize) -> Result<Option<Bytes>, Fram
     Ok(Some(buffer.split_to(body_len).freeze()))
 }
 
-/// `body` framed: its length as a little-endian `i32`, then the body.
+/// The header of a frame with a `len`-byte body: the length as a little-endian `i32`. A body
+/// too long for it is `InvalidInput` (responses are far smaller).
+pub fn header(len: usize) -> std::io::Result<[u8; HEADER_LEN]> {
+    i32::try_from(len)
+        .map(i32::to_le_bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a frame over 2 GiB"))
+}
+
+/// `body` framed: its [`header`], then the body.
 ///
 /// # Panics
 /// If `body` is longer than `i32::MAX` bytes; responses are far smaller.
 pub fn encode(body: &[u8]) -> Vec<u8> {
-    let length = i32::try_from(body.len()).expect("a frame body fits in an i32 length");
-    let mut framed = Vec::with_capacity(HEADER_LEN + body.len());
-    framed.extend_from_slice(&length.to_le_bytes());
-    framed.extend_from_slice(body);
-    framed
+    let header = header(body.len()).expect("a frame body fits in an i32 length");
+    [&header[..], body].concat()
 }
 
 #[cfg(test)]

@@ -139,10 +139,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut caller: Option<Caller> = None;
+    // One wait for shutdown for the whole connection, not a new one per request: registering
+    // and removing a waiter takes a lock shared with other connections.
+    let mut stop = std::pin::pin!(shutdown.changed());
     loop {
         let frame = tokio::select! {
             biased;
-            _ = shutdown.changed() => break,
+            _ = &mut stop => break,
             frame = connection.read_frame() => frame,
         };
         let started = Instant::now();

@@ -16,31 +16,31 @@ pub struct Exchange {
     pub user: Option<String>,
 }
 
-/// A handled request's answer.
+/// A handled request's answer. Response frames are JSON text, serialized by the handler.
 #[derive(Debug)]
 pub enum Reply {
     /// A response frame.
-    Json(Value),
+    Json(Vec<u8>),
     /// A response frame, then a movie's bytes (after the wait), then the download record.
     MovieDownload {
         /// The response frame.
-        head: Value,
+        head: Vec<u8>,
         /// The transfer.
         download: MovieDownload,
     },
     /// A response frame, then a personal file's bytes.
     FileDownload {
         /// The response frame.
-        head: Value,
+        head: Vec<u8>,
         /// The transfer.
         download: FileDownload,
     },
 }
 
 impl Reply {
-    /// A plain response frame.
-    pub fn json(value: Value) -> Reply {
-        Reply::Json(value)
+    /// A plain response frame, from its JSON text.
+    pub fn json(text: Vec<u8>) -> Reply {
+        Reply::Json(text)
     }
 }
 
@@ -49,7 +49,7 @@ pub async fn send_json<S: AsyncRead + AsyncWrite + Unpin>(
     connection: &mut Connection<S>,
     value: &Value,
 ) -> std::io::Result<()> {
-    connection.write_frame(value.to_string().as_bytes()).await
+    connection.write_json(value).await
 }
 
 /// Sends a reply. File bytes are sent only after their frame; a movie's record is written only
@@ -60,9 +60,9 @@ pub async fn send_reply<S: AsyncRead + AsyncWrite + Unpin>(
     reply: Reply,
 ) -> std::io::Result<()> {
     match reply {
-        Reply::Json(value) => send_json(connection, &value).await,
+        Reply::Json(text) => connection.write_frame(&text).await,
         Reply::MovieDownload { head, mut download } => {
-            send_json(connection, &head).await?;
+            connection.write_frame(&head).await?;
             tokio::time::sleep(Duration::from_secs(download.wait_secs)).await;
             connection.send_raw(&mut download.transfer).await?;
             if let Err(error) = download.finish(netdisk).await {
@@ -71,7 +71,7 @@ pub async fn send_reply<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(())
         }
         Reply::FileDownload { head, mut download } => {
-            send_json(connection, &head).await?;
+            connection.write_frame(&head).await?;
             connection.send_raw(&mut download.transfer).await.map(drop)
         }
     }

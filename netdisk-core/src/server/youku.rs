@@ -2,8 +2,9 @@
 //! `type`, dispatched by one match; errors become `{"flag": false, "code", "msg"}` through
 //! [`ServiceError::code`].
 
-use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value, json};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast;
 
@@ -177,15 +178,41 @@ impl Request {
     }
 }
 
-/// A success response: `flag: true`, a message, and `fields`.
-fn ok(msg: &str, fields: Value) -> Value {
-    let mut response = Map::new();
-    response.insert("flag".into(), true.into());
-    response.insert("msg".into(), msg.into());
-    if let Value::Object(fields) = fields {
-        response.extend(fields);
+/// A success response: `flag: true`, a message, and the fields of `fields` (a struct or a map),
+/// as JSON text. Serialized straight from the service's results: no `Value` tree is built (and
+/// dropped) for a listing on its way out.
+fn ok(msg: &str, fields: impl Serialize) -> Result<Vec<u8>, ServiceError> {
+    #[derive(Serialize)]
+    struct Success<'a, T> {
+        flag: bool,
+        msg: &'a str,
+        #[serde(flatten)]
+        fields: T,
     }
-    Value::Object(response)
+    let success = Success {
+        flag: true,
+        msg,
+        fields,
+    };
+    serde_json::to_vec(&success).map_err(|error| ServiceError::Internal(error.into()))
+}
+
+/// One field, `name: value`, of a response (see [`ok`]).
+struct Field<'a, T>(&'a str, T);
+
+impl<T: Serialize> Serialize for Field<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, &self.1)?;
+        map.end()
+    }
+}
+
+/// The fields of a `get_movie_list` answer: each movie as `[name, "free" or "charge", id]`.
+#[derive(Serialize)]
+struct MovieList<'a> {
+    movie_list: Vec<(&'a str, &'static str, i64)>,
+    total: u64,
 }
 
 /// The failure response for `error`.
@@ -236,7 +263,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 address: None,
             };
             netdisk.register(account).await?;
-            Reply::json(ok("registered", json!({})))
+            Reply::json(ok("registered", json!({}))?)
         }
         Request::Login {
             name,
@@ -250,18 +277,18 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Reply::json(ok(
                 "logged in",
                 json!({ "session": outcome.token, "is_vip": i32::from(outcome.profile.is_vip), "user_type": outcome.profile.user_type }),
-            ))
+            )?)
         }
         Request::Logout { .. } => {
             netdisk.logout(caller()?).await?;
-            Reply::json(ok("logged out", json!({})))
+            Reply::json(ok("logged out", json!({}))?)
         }
         Request::CheckMovie { file_md5, .. } => {
             netdisk.check_movie(caller()?, &file_md5).await?;
             Reply::json(ok(
                 "no movie has this content: upload may go ahead",
                 json!({}),
-            ))
+            )?)
         }
         Request::UploadMovie {
             file_name,
@@ -279,7 +306,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             let id = netdisk
                 .upload_movie(caller()?, upload, &mut connection.raw_body())
                 .await?;
-            Reply::json(ok("uploaded", json!({ "movie_id": id })))
+            Reply::json(ok("uploaded", json!({ "movie_id": id }))?)
         }
         Request::GetMovieList {
             movie_type,
@@ -305,33 +332,39 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 limit,
             };
             let list = netdisk.list_movies(caller()?, query).await?;
-            let movies: Vec<Value> = list
-                .movies
-                .iter()
-                .map(|m| json!([m.name, if m.is_free { "free" } else { "charge" }, m.id]))
-                .collect();
-            Reply::json(ok(
-                "movies",
-                json!({ "movie_list": movies, "total": list.total }),
-            ))
+            let movies = MovieList {
+                movie_list: list
+                    .movies
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.name.as_str(),
+                            if m.is_free { "free" } else { "charge" },
+                            m.id,
+                        )
+                    })
+                    .collect(),
+                total: list.total,
+            };
+            Reply::json(ok("movies", movies)?)
         }
         Request::DeleteMovie {
             delete_movie_id, ..
         } => {
             netdisk.delete_movie(caller()?, delete_movie_id).await?;
-            Reply::json(ok("deleted", json!({})))
+            Reply::json(ok("deleted", json!({}))?)
         }
         Request::ReleaseNotice { title, content, .. } => {
             let id = netdisk.publish_notice(caller()?, &title, &content).await?;
-            Reply::json(ok("published", json!({ "notice_id": id })))
+            Reply::json(ok("published", json!({ "notice_id": id }))?)
         }
         Request::CheckNotice { offset, limit, .. } => {
             let notices = netdisk.list_notices(caller()?, offset, limit).await?;
-            Reply::json(ok("notices", json!({ "notice_list": notices })))
+            Reply::json(ok("notices", Field("notice_list", &notices))?)
         }
         Request::BuyVip { .. } => {
             let is_vip = netdisk.buy_vip(caller()?).await?;
-            Reply::json(ok("you are a VIP", json!({ "is_vip": i32::from(is_vip) })))
+            Reply::json(ok("you are a VIP", json!({ "is_vip": i32::from(is_vip) }))?)
         }
         Request::DownloadMovie {
             movie_id, offset, ..
@@ -348,12 +381,12 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     "wait_time": download.wait_secs,
                     "price": download.price,
                 }),
-            );
+            )?;
             Reply::MovieDownload { head, download }
         }
         Request::CheckDownloadRecord { offset, limit, .. } => {
             let records = netdisk.download_records(caller()?, offset, limit).await?;
-            Reply::json(ok("records", json!({ "record_list": records })))
+            Reply::json(ok("records", Field("record_list", &records))?)
         }
         Request::UploadFile {
             file_name,
@@ -370,7 +403,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     &mut connection.raw_body(),
                 )
                 .await?;
-            Reply::json(ok("uploaded", json!({ "file_id": id })))
+            Reply::json(ok("uploaded", json!({ "file_id": id }))?)
         }
         Request::ListFiles { .. } => {
             let files: Vec<Value> = netdisk
@@ -379,7 +412,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 .into_iter()
                 .map(|f| json!({ "file_id": f.id, "file_name": f.name, "file_size": f.size, "upload_time": f.upload_time }))
                 .collect();
-            Reply::json(ok("files", json!({ "file_list": files })))
+            Reply::json(ok("files", json!({ "file_list": files }))?)
         }
         Request::DownloadFile {
             file_id, offset, ..
@@ -390,17 +423,17 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             let head = ok(
                 "download follows",
                 json!({ "file_name": download.file.name, "file_size": download.transfer.len(), "file_md5": download.file.md5 }),
-            );
+            )?;
             Reply::FileDownload { head, download }
         }
         Request::DeleteFile { file_id, .. } => {
             netdisk.delete_file(caller()?, file_id).await?;
-            Reply::json(ok("deleted", json!({})))
+            Reply::json(ok("deleted", json!({}))?)
         }
         Request::Subscribe { .. } => {
             caller()?;
             *subscription = Some(netdisk.subscribe_notices());
-            Reply::json(ok("subscribed: notices will be pushed", json!({})))
+            Reply::json(ok("subscribed: notices will be pushed", json!({}))?)
         }
     };
     Ok(reply)
@@ -462,10 +495,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut subscription: Option<broadcast::Receiver<crate::NoticeView>> = None;
+    // One wait for shutdown for the whole connection, not a new one per request: registering
+    // and removing a waiter takes a lock shared with other connections.
+    let mut stop = std::pin::pin!(shutdown.changed());
     loop {
         let frame = tokio::select! {
             biased;
-            _ = shutdown.changed() => return,
+            _ = &mut stop => return,
             notice = next_notice(&mut subscription) => {
                 match notice {
                     Some(notice) if send_json(&mut connection, &notice_push(&notice)).await.is_ok() => continue,
