@@ -16,7 +16,8 @@
 //! 1. the declared size is checked against the limit before anything is read or created;
 //! 2. exactly `size` bytes are streamed through a few reused 256 KiB buffers into a new temporary
 //!    file `<root>/tmp/<random>.part` (same filesystem as the blobs, so the final rename is
-//!    atomic), MD5 and SHA-256 being computed on two threads alongside;
+//!    atomic), MD5 and SHA-256 being computed on two threads alongside, and what was written
+//!    so far being synced in the background every few megabytes ([`writeback`]);
 //! 3. the size and the MD5 (if the client declared one) are checked;
 //! 4. the temporary file is fsynced (`sync_all`);
 //! 5. [`Received::persist`] renames it into `blobs/` and fsyncs the directory holding it (and
@@ -27,6 +28,8 @@
 //! its file too. Files left behind by a crash are removed by [`Storage::sweep_temporaries`] at
 //! start-up. Downloads ([`Storage::open_blob`]) stream from an offset, in constant memory.
 
+mod writeback;
+
 use std::io::{self, ErrorKind, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -36,6 +39,8 @@ use sha2::{Digest, Sha256};
 use tokio::fs::{self, File, OpenOptions};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::oneshot;
+
+use writeback::Writeback;
 
 /// Size of each buffer an upload streams through (each allocated once and reused).
 const BUF_SIZE: usize = 256 * 1024;
@@ -168,6 +173,7 @@ impl Storage {
         let (mut guard, mut file) = self.create_temporary().await?;
 
         let mut hashers = Hashers::start()?;
+        let mut writeback = Writeback::new(&file).await?;
         let mut received: u64 = 0;
         while received < size {
             // Never ask for more than what is left, so the reader keeps any bytes after `size`.
@@ -183,6 +189,7 @@ impl Storage {
             }
             file.write_all(&buf[..len]).await?;
             received += len as u64;
+            writeback.written(received);
             hashers.push(Chunk { buf, len })?;
         }
 
