@@ -1,6 +1,10 @@
 //! Mode `small`: C connections, each with its own logged-in user, send small read requests
 //! back to back (list movies, list notices, download records, in turn) for a fixed time;
 //! requests/s and latency percentiles for each C. [`run_mix`] is shared with mode `writes`.
+//!
+//! The sweep runs `--rounds` times, forwards and backwards in turn, and the verdicts use each
+//! C's median over the rounds: the machine's speed drifts over a minute by more than the
+//! difference between two counts, and one stretch after the other would measure the drift.
 
 use std::time::Duration;
 
@@ -16,9 +20,12 @@ pub struct Opts {
     /// Connection counts to sweep (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
     pub conns: Vec<usize>,
-    /// Seconds of load at each connection count.
+    /// Seconds of load at each connection count, in each round.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
+    /// Times the sweep runs (forwards, then backwards, and so on).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
 }
 
 /// Movies and notices in the catalogue the mix reads.
@@ -160,40 +167,116 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> anyhow::Result<Vec<Check>> {
     let duration = Duration::from_secs_f64(opts.duration);
     println!();
     header();
-    let mut results = Vec::new();
-    for &conns in &opts.conns {
-        let cpu = CpuMeter::start(&ctx.target);
-        let result = run_mix(ctx, &tokens[..conns], duration).await?;
-        row(&format!("C={conns}"), &result, &cpu.finish(&ctx.target));
-        results.push((conns, result));
+    let mut rounds: Vec<(usize, Vec<MixResult>)> = opts
+        .conns
+        .iter()
+        .map(|&conns| (conns, Vec::new()))
+        .collect();
+    for round in 1..=opts.rounds {
+        let mut order: Vec<usize> = (0..rounds.len()).collect();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for index in order {
+            let conns = rounds[index].0;
+            let cpu = CpuMeter::start(&ctx.target);
+            let result = run_mix(ctx, &tokens[..conns], duration).await?;
+            row(
+                &format!("C={conns}, round {round}"),
+                &result,
+                &cpu.finish(&ctx.target),
+            );
+            rounds[index].1.push(result);
+        }
+    }
+    let medians: Vec<(usize, Median)> = rounds
+        .iter()
+        .map(|(conns, results)| (*conns, Median::of(results)))
+        .collect();
+    println!();
+    println!("Medians over {} round(s):", opts.rounds);
+    println!();
+    println!("| C | requests/s | p50 ms | p99 ms | max ms | errors |");
+    println!("|---|---|---|---|---|---|");
+    for (conns, m) in &medians {
+        println!(
+            "| {conns} | {:.0} | {} | {} | {} | {} |",
+            m.rate,
+            ms(m.p50),
+            ms(m.p99),
+            ms(m.max),
+            m.errors
+        );
     }
     let mut checks = Vec::new();
-    let at = |c: usize| results.iter().find(|(n, _)| *n == c).map(|(_, r)| r);
-    if let Some(r) = at(64) {
+    let at = |c: usize| medians.iter().find(|(n, _)| *n == c).map(|(_, m)| m);
+    if let Some(m) = at(64) {
         checks.push(Check::new(
-            "small: p99 at C=64",
-            format!("{} ms", ms(r.summary.p99)),
+            "small: p99 at C=64 (median of rounds)",
+            format!("{} ms", ms(m.p99)),
             "< 10 ms",
-            r.summary.p99 < Duration::from_millis(10),
+            m.p99 < Duration::from_millis(10),
         ));
     }
-    if let (Some(r64), Some(r256)) = (at(64), at(256)) {
+    if let (Some(m64), Some(m256)) = (at(64), at(256)) {
         checks.push(Check::new(
-            "small: throughput at C=256 vs C=64",
-            format!("{:.0} vs {:.0} req/s", r256.rate, r64.rate),
+            "small: throughput at C=256 vs C=64 (medians of rounds)",
+            format!(
+                "{:.0} vs {:.0} req/s ({:+.1}%)",
+                m256.rate,
+                m64.rate,
+                (m256.rate / m64.rate - 1.0) * 100.0
+            ),
             "C=256 not below C=64",
-            r256.rate >= r64.rate,
+            m256.rate >= m64.rate,
         ));
     }
-    for (conns, result) in &results {
-        if result.errors > 0 {
+    for (conns, m) in &medians {
+        if m.errors > 0 {
             checks.push(Check::new(
                 format!("small: errors at C={conns}"),
-                result.errors.to_string(),
+                m.errors.to_string(),
                 "0",
                 false,
             ));
         }
     }
     Ok(checks)
+}
+
+/// One connection count's figures over the rounds: the median of each, the slowest request,
+/// and all the errors.
+struct Median {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    errors: u64,
+}
+
+impl Median {
+    fn of(results: &[MixResult]) -> Median {
+        let rates: Vec<f64> = results.iter().map(|r| r.rate).collect();
+        Median {
+            rate: median(rates, |a, b| a.total_cmp(b)),
+            p50: median(results.iter().map(|r| r.summary.p50).collect(), Ord::cmp),
+            p99: median(results.iter().map(|r| r.summary.p99).collect(), Ord::cmp),
+            max: results
+                .iter()
+                .map(|r| r.summary.max)
+                .max()
+                .unwrap_or_default(),
+            errors: results.iter().map(|r| r.errors).sum(),
+        }
+    }
+}
+
+/// The middle value (the upper one of the two middle values of an even count); the default of
+/// `T` for none.
+fn median<T: Copy + Default>(
+    mut values: Vec<T>,
+    order: impl FnMut(&T, &T) -> std::cmp::Ordering,
+) -> T {
+    values.sort_by(order);
+    values.get(values.len() / 2).copied().unwrap_or_default()
 }
