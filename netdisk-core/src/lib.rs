@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod models;
 mod password;
+mod priority;
 pub mod server;
 mod service;
 pub mod storage;

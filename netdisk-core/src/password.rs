@@ -130,7 +130,7 @@ impl Hashers {
 /// A hashing thread: lowers its priority, then runs queued jobs in its buffer of `blocks`
 /// blocks (allocated at the first job) until the queue is closed.
 fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
-    if let Err(error) = lower_priority(NICE_INCREMENT) {
+    if let Err(error) = crate::priority::lower_thread_priority(NICE_INCREMENT) {
         tracing::warn!(%error, "password hashes run at the request workers' priority");
     }
     let mut buffer: Option<Box<[Block]>> = None;
@@ -143,27 +143,6 @@ fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
         // hashes.
         job(buffer.get_or_insert_with(|| vec![Block::new(); blocks].into_boxed_slice()));
     }
-}
-
-/// Lowers the calling thread's scheduling priority by `increment` nice levels (at most to nice
-/// 19); returns the new nice value. Only the calling thread changes (Linux's `setpriority` on a
-/// thread id).
-#[cfg(target_os = "linux")]
-fn lower_priority(increment: i32) -> std::io::Result<i32> {
-    use rustix::process::{getpriority_process, setpriority_process};
-    let me = Some(rustix::thread::gettid());
-    let nice = (getpriority_process(me)? + increment).min(19);
-    setpriority_process(me, nice)?;
-    Ok(nice)
-}
-
-/// Elsewhere `setpriority` names whole processes: the thread keeps its priority.
-#[cfg(not(target_os = "linux"))]
-fn lower_priority(_increment: i32) -> std::io::Result<i32> {
-    Err(std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "per-thread priorities are set on Linux only",
-    ))
 }
 
 fn internal(message: &'static str) -> ServiceError {
@@ -423,8 +402,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashes_run_below_the_priority_of_the_thread_that_started_them() {
-        use rustix::process::getpriority_process;
-        let nice = || getpriority_process(Some(rustix::thread::gettid())).unwrap();
+        use crate::priority::thread_nice as nice;
         let ours = nice();
         let hashers = Hashers::start(1, 8);
         let (theirs, again) = (
