@@ -41,6 +41,18 @@ pub struct Connection {
     notices: Vec<Value>,
 }
 
+/// `request` framed as the contract says: its JSON text's length as a little-endian `i32`, then
+/// the text.
+pub fn frame(request: &Value) -> Result<Vec<u8>> {
+    let body = request.to_string();
+    let length = i32::try_from(body.len())
+        .map_err(|_| Error::Protocol("request too large to frame".into()))?;
+    let mut framed = Vec::with_capacity(4 + body.len());
+    framed.extend_from_slice(&length.to_le_bytes());
+    framed.extend_from_slice(body.as_bytes());
+    Ok(framed)
+}
+
 impl Connection {
     /// Connects to `addr` (`HOST:PORT`) within the connect timeout.
     pub async fn connect(addr: impl ToSocketAddrs, timeouts: Timeouts) -> Result<Connection> {
@@ -62,13 +74,7 @@ impl Connection {
 
     /// Sends one request frame.
     pub async fn send(&mut self, request: &Value) -> Result<()> {
-        let body = request.to_string();
-        let length = i32::try_from(body.len())
-            .map_err(|_| Error::Protocol("request too large to frame".into()))?;
-        let mut framed = Vec::with_capacity(4 + body.len());
-        framed.extend_from_slice(&length.to_le_bytes());
-        framed.extend_from_slice(body.as_bytes());
-        self.write_raw(&framed).await
+        self.write_raw(&frame(request)?).await
     }
 
     /// The next response frame, setting aside any notice pushed before it. A response with

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use examples::connection::frame;
 use examples::{Connection, Error, Role, Timeouts, hash_password};
 use md5::{Digest, Md5};
 use serde::Deserialize;
@@ -136,15 +137,11 @@ impl MixConnection {
             .await
             .context("connecting to the server timed out")??;
         stream.set_nodelay(true)?;
-        let frame = |kind: Small| {
-            let body = kind.request(token).to_string();
-            let mut framed = (body.len() as i32).to_le_bytes().to_vec();
-            framed.extend_from_slice(body.as_bytes());
-            framed
-        };
+        let [movies, notices, records] =
+            [Small::Movies, Small::Notices, Small::Records].map(|kind| kind.request(token));
         Ok(MixConnection {
             stream,
-            requests: [Small::Movies, Small::Notices, Small::Records].map(frame),
+            requests: [frame(&movies)?, frame(&notices)?, frame(&records)?],
             buffer: vec![0; MIX_BUFFER],
             filled: 0,
         })
