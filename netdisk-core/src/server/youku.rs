@@ -2,8 +2,9 @@
 //! `type`, dispatched by one match; errors become `{"flag": false, "code", "msg"}` through
 //! [`ServiceError::code`].
 
-use serde::ser::SerializeMap;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast;
@@ -197,17 +198,6 @@ fn ok(msg: &str, fields: impl Serialize) -> Result<Vec<u8>, ServiceError> {
     serde_json::to_vec(&success).map_err(|error| ServiceError::Internal(error.into()))
 }
 
-/// One field, `name: value`, of a response (see [`ok`]).
-struct Field<'a, T>(&'a str, T);
-
-impl<T: Serialize> Serialize for Field<'_, T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(1))?;
-        map.serialize_entry(self.0, &self.1)?;
-        map.end()
-    }
-}
-
 /// The fields of a `get_movie_list` answer: each movie as `[name, "free" or "charge", id]`.
 #[derive(Serialize)]
 struct MovieList<'a> {
@@ -360,7 +350,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         Request::CheckNotice { offset, limit, .. } => {
             let notices = netdisk.list_notices(caller()?, offset, limit).await?;
-            Reply::json(ok("notices", Field("notice_list", &notices))?)
+            Reply::json(ok("notices", BTreeMap::from([("notice_list", &notices)]))?)
         }
         Request::BuyVip { .. } => {
             let is_vip = netdisk.buy_vip(caller()?).await?;
@@ -386,7 +376,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         Request::CheckDownloadRecord { offset, limit, .. } => {
             let records = netdisk.download_records(caller()?, offset, limit).await?;
-            Reply::json(ok("records", Field("record_list", &records))?)
+            Reply::json(ok("records", BTreeMap::from([("record_list", &records)]))?)
         }
         Request::UploadFile {
             file_name,
