@@ -262,3 +262,37 @@ async fn separate_pools_on_one_sqlite_file_never_see_busy() {
     );
     t.finish().await;
 }
+
+/// A write to a SQLite file that has to wait (here for another pool's lock; a commit's sync of
+/// the disk is the everyday case) hands its runtime worker to the other tasks meanwhile. On a
+/// runtime with a single worker, the task that releases the lock still gets to run, and the
+/// waiting write then succeeds; were the worker held, the write would wait out its whole busy
+/// timeout and fail, with the releasing task stuck behind it.
+#[test]
+fn a_waiting_sqlite_file_write_leaves_the_worker_to_other_tasks() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();
+        t.db.create_table::<User>().await.unwrap();
+        let writer = Db::connect(&format!("{}?busy_timeout_ms=2000", t.url))
+            .await
+            .unwrap();
+        let holder = t.db.begin().await.unwrap();
+        let write = tokio::spawn(async move { User::named("waited").save(&writer).await });
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            holder.commit().await
+        });
+        write
+            .await
+            .unwrap()
+            .expect("the write got the lock once the other task released it");
+        release.await.unwrap().unwrap();
+        assert_eq!(User::query().count(&t.db).await.unwrap(), 1);
+        t.finish().await;
+    });
+}

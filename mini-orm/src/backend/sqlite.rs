@@ -1,11 +1,18 @@
 //! SQLite through rusqlite: one writer connection taken in turn, a pool of read-only
 //! connections for file databases, statements run on the calling task.
+//!
+//! Reads, and everything on an in-memory database, run inline: a thread hop would cost more
+//! than the statement. A write to a file database can wait on the disk (each commit syncs
+//! the WAL) or on another process's lock (for up to the busy timeout); it runs under
+//! [`tokio::task::block_in_place`] on a multi-thread runtime, so that the worker's other tasks
+//! move to another thread meanwhile instead of waiting with it.
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef as SqliteValueRef};
 use rusqlite::{Connection, OpenFlags};
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard, Semaphore};
 
 use crate::error::{Error, Result};
@@ -136,10 +143,9 @@ impl SqliteDb {
         })
     }
 
-    /// The writer connection, once no transaction holds it; `Unavailable` after the busy
-    /// timeout (a task that writes through `&Db` while it holds a transaction would otherwise
-    /// wait for itself forever).
-    /// The writer connection, for one statement. Uncontended (the usual case) it is taken at
+    /// The writer connection for one statement, once no transaction holds it; `Unavailable`
+    /// after the busy timeout (a task that writes through `&Db` while it holds a transaction
+    /// would otherwise wait for itself forever). Uncontended (the usual case) it is taken at
     /// once, without setting up the busy-timeout timer.
     async fn writer(&self) -> Result<MutexGuard<'_, Connection>> {
         if let Ok(conn) = self.writer.try_lock() {
@@ -157,9 +163,15 @@ impl SqliteDb {
             .map_err(|_| busy())
     }
 
+    /// Whether the database is a file (whose writes may wait on the disk or on other
+    /// processes), rather than in memory.
+    fn on_disk(&self) -> bool {
+        self.readers.is_some()
+    }
+
     pub(crate) async fn execute(&self, stmt: &Statement<'_>) -> Result<Done> {
         let conn = self.writer().await?;
-        run_execute(&conn, stmt)
+        may_wait(self.on_disk(), || run_execute(&conn, stmt))
     }
 
     pub(crate) async fn fetch<R: FromRow>(&self, stmt: &Statement<'_>) -> Result<Vec<R>> {
@@ -183,16 +195,41 @@ impl SqliteDb {
         }
         // A statement that writes (`INSERT … RETURNING`, say), or an in-memory database.
         let conn = self.writer().await?;
-        run_fetch(&conn, stmt, false).map(Option::unwrap_or_default)
+        may_wait(self.on_disk(), || run_fetch(&conn, stmt, false)).map(Option::unwrap_or_default)
     }
 
     pub(crate) async fn begin(&self) -> Result<SqliteTx> {
         let conn = self.writer_for_transaction().await?;
-        conn.prepare_cached("BEGIN IMMEDIATE")
-            .and_then(|mut s| s.execute([]))
-            .map_err(map_error)?;
-        Ok(SqliteTx { conn, open: true })
+        // Takes the file's write lock, which another process may hold.
+        may_wait(self.on_disk(), || run_batch(&conn, "BEGIN IMMEDIATE"))?;
+        Ok(SqliteTx {
+            conn,
+            on_disk: self.on_disk(),
+            open: true,
+        })
     }
+}
+
+/// Runs `statement`, which may block on the disk or on another process's lock when `on_disk`,
+/// without holding up the runtime worker's other tasks: under `block_in_place` on a
+/// multi-thread runtime (the worker's queue goes to another thread meanwhile), inline
+/// elsewhere (a current-thread runtime has no other thread to give it to).
+fn may_wait<T>(on_disk: bool, statement: impl FnOnce() -> T) -> T {
+    let multi_thread =
+        || Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if on_disk && multi_thread() {
+        tokio::task::block_in_place(statement)
+    } else {
+        statement()
+    }
+}
+
+/// Runs one parameterless statement through the statement cache.
+fn run_batch(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(drop)
+        .map_err(map_error)
 }
 
 fn busy() -> Error {
@@ -209,6 +246,8 @@ fn closed() -> Error {
 /// A transaction holding the writer connection until it ends.
 pub(crate) struct SqliteTx {
     conn: OwnedMutexGuard<Connection>,
+    /// The database is a file: COMMIT syncs it (see [`may_wait`]).
+    on_disk: bool,
     open: bool,
 }
 
@@ -221,21 +260,16 @@ impl SqliteTx {
         run_fetch(&self.conn, stmt, false).map(Option::unwrap_or_default)
     }
 
-    fn finish(mut self, sql: &str) -> Result<()> {
-        self.conn
-            .prepare_cached(sql)
-            .and_then(|mut s| s.execute([]))
-            .map_err(map_error)?;
+    pub(crate) fn commit(mut self) -> Result<()> {
+        may_wait(self.on_disk, || run_batch(&self.conn, "COMMIT"))?;
         self.open = false;
         Ok(())
     }
 
-    pub(crate) fn commit(self) -> Result<()> {
-        self.finish("COMMIT")
-    }
-
-    pub(crate) fn rollback(self) -> Result<()> {
-        self.finish("ROLLBACK")
+    pub(crate) fn rollback(mut self) -> Result<()> {
+        run_batch(&self.conn, "ROLLBACK")?;
+        self.open = false;
+        Ok(())
     }
 }
 
