@@ -5,7 +5,9 @@
 //! than the statement. A write to a file database can wait on the disk (each commit syncs
 //! the WAL) or on another process's lock (for up to the busy timeout); it runs under
 //! [`tokio::task::block_in_place`] on a multi-thread runtime, so that the worker's other tasks
-//! move to another thread meanwhile instead of waiting with it.
+//! move to another thread meanwhile instead of waiting with it. (Tokio forbids that inside a
+//! `LocalSet` driven by a multi-thread runtime's `block_on`, and panics: drive a `LocalSet`
+//! that writes to a SQLite file from a current-thread runtime, where writes run inline.)
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
