@@ -29,7 +29,7 @@ use std::task::{Context, Waker};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Pool};
+use mysql_async::{Conn, DriverError, Opts, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::error::{Error, Result};
@@ -47,6 +47,10 @@ mod code {
     pub const CONNECTION_KILLED: u16 = 1927;
 }
 
+/// Connections a pool keeps idle and opens at most, when the URL sets neither `pool_min` nor
+/// `pool_max` (mysql_async's own default, 10 and 100, lets two busy pools exhaust MariaDB's
+/// default `max_connections` of 151, and a server runs only a few statements per core at once).
+const DEFAULT_POOL: (usize, usize) = (2, 16);
 /// The time limit of one operation when the URL sets no `timeout_ms`.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The URL parameter that sets the time limit, in milliseconds.
@@ -171,6 +175,24 @@ fn discard(conn: Conn, limit: Duration) {
     }
 }
 
+/// The pool's options: the URL's, with [`DEFAULT_POOL`] as its size unless the URL sets one.
+fn pool_opts(opts: &Opts, url: &str) -> PoolOpts {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let sized_by_url = query
+        .split('&')
+        .any(|pair| pair.starts_with("pool_min=") || pair.starts_with("pool_max="));
+    let mut pool_opts = opts.pool_opts().clone();
+    if !sized_by_url {
+        let (min, max) = DEFAULT_POOL;
+        let constraints = PoolConstraints::new(min, max).expect("DEFAULT_POOL has min <= max");
+        pool_opts = pool_opts.with_constraints(constraints);
+    }
+    // Resetting a connection on its return to the pool would also drop its prepared
+    // statements; the only session state this crate leaves is a transaction, whose connection
+    // is closed rather than returned when it did not end (see `MySqlTx`).
+    pool_opts.with_reset_connection(false)
+}
+
 /// The URL mysql_async is given (without this crate's own parameters, which it would refuse)
 /// and the time limit (`timeout_ms`).
 fn split_url(url: &str) -> Result<(String, Duration)> {
@@ -210,13 +232,7 @@ impl MySqlDb {
     pub(crate) async fn connect(url: &str) -> Result<Self> {
         let (url, limit) = split_url(url)?;
         let opts = Opts::from_url(&url).map_err(|e| Error::InvalidUrl(e.to_string()))?;
-        let pool_opts = opts
-            .pool_opts()
-            .clone()
-            // Resetting a connection on its return to the pool would also drop its prepared
-            // statements; the only session state this crate leaves is a transaction, whose
-            // connection is closed rather than returned when it did not end (see `MySqlTx`).
-            .with_reset_connection(false);
+        let pool_opts = pool_opts(&opts, &url);
         let opts = OptsBuilder::from_opts(opts)
             .client_found_rows(true)
             .pool_opts(pool_opts)
@@ -609,7 +625,11 @@ fn duplicate_key_name(message: &str) -> Option<&str> {
 mod tests {
     use std::time::Duration;
 
-    use super::{DEFAULT_TIMEOUT, NoAnswer, Waiting, duplicate_key_name, split_url};
+    use mysql_async::Opts;
+
+    use super::{
+        DEFAULT_POOL, DEFAULT_TIMEOUT, NoAnswer, Waiting, duplicate_key_name, pool_opts, split_url,
+    };
     use crate::Error;
 
     #[test]
@@ -623,6 +643,18 @@ mod tests {
             Some("user_info_name_key")
         );
         assert_eq!(duplicate_key_name("something else"), None);
+    }
+
+    #[test]
+    fn the_pool_is_sized_by_the_url_or_else_by_the_crate_default() {
+        let size = |url: &str| {
+            let opts = pool_opts(&Opts::from_url(url).unwrap(), url);
+            (opts.constraints().min(), opts.constraints().max())
+        };
+        assert_eq!(size("mysql://u@h/db"), DEFAULT_POOL);
+        assert_eq!(size("mysql://u@h/db?stmt_cache_size=8"), DEFAULT_POOL);
+        assert_eq!(size("mysql://u@h/db?pool_min=1&pool_max=4"), (1, 4));
+        assert_eq!(size("mysql://u@h/db?pool_max=200").1, 200);
     }
 
     #[test]
