@@ -2,11 +2,12 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mini_orm::testing::TestDb;
+use mini_orm::testing::{TestBackend, TestDb};
 use mini_orm::{Model, backend_tests};
-use netdisk_core::models::User;
+use netdisk_core::models::{Session, User};
 use netdisk_core::{NewAccount, ServiceError, UserType};
 use support::{account, env, env_with};
 
@@ -290,3 +291,106 @@ backend_tests!(
     sessions_survive_a_restart_and_are_shared_by_servers,
     buying_vip_is_idempotent_and_for_users_only,
 );
+
+/// Sessions that come due for a `last_seen` write at the same time are written together: eight
+/// sessions due while the database's writer is busy cost two UPDATEs (the first comer's, then
+/// one for the seven that queued behind it), not eight, and each `authenticate` returns only
+/// once its session is written.
+#[tokio::test]
+async fn sessions_due_together_are_touched_in_one_write() {
+    let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();
+    let (env, tokens) = sessions_due_for_a_touch(&t, 8).await;
+    let statements = Captured::default();
+    let writer = statements.clone();
+    // This thread's subscriber: the test runtime runs every task on this thread.
+    let _logging = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
+
+    let busy = t.db.begin().await.unwrap();
+    let mut requests = tokio::task::JoinSet::new();
+    for token in tokens {
+        let netdisk = env.netdisk.clone();
+        requests.spawn(async move { netdisk.authenticate(&token).await });
+    }
+    for _ in 0..10 {
+        tokio::task::yield_now().await; // every request reaches its wait for the writer
+    }
+    busy.commit().await.unwrap();
+    while let Some(request) = requests.join_next().await {
+        request.unwrap().expect("the session is valid");
+    }
+
+    let log = String::from_utf8(statements.0.lock().unwrap().clone()).unwrap();
+    let updates = log
+        .lines()
+        .filter(|line| line.contains("UPDATE") && line.contains("last_seen"))
+        .count();
+    assert_eq!(updates, 2, "{log}");
+    assert_all_touched(&t).await;
+}
+
+/// The request writing a group can be cancelled (its client gone) while it waits: the group's
+/// sessions, its own among them, are then written by the next request of the group.
+#[tokio::test]
+async fn a_cancelled_touch_leaves_its_group_to_the_others() {
+    let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();
+    let (env, mut tokens) = sessions_due_for_a_touch(&t, 4).await;
+    let busy = t.db.begin().await.unwrap();
+    let first = tokens.pop().unwrap();
+    let netdisk = env.netdisk.clone();
+    let cancelled = tokio::spawn(async move { netdisk.authenticate(&first).await });
+    tokio::task::yield_now().await; // it takes the turn and waits for the writer
+    let mut requests = tokio::task::JoinSet::new();
+    for token in tokens {
+        let netdisk = env.netdisk.clone();
+        requests.spawn(async move { netdisk.authenticate(&token).await });
+    }
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    cancelled.abort();
+    assert!(cancelled.await.unwrap_err().is_cancelled());
+    busy.commit().await.unwrap();
+    while let Some(request) = requests.join_next().await {
+        request.unwrap().expect("the session is valid");
+    }
+    assert_all_touched(&t).await;
+}
+
+/// `count` sessions of one user, all due for a `last_seen` write, and their tokens.
+async fn sessions_due_for_a_touch(t: &TestDb, count: usize) -> (support::Env, Vec<String>) {
+    let env = env(t).await;
+    env.register("alice", UserType::User).await;
+    let mut tokens = Vec::new();
+    for _ in 0..count {
+        tokens.push(env.netdisk.login("alice", "pw", None).await.unwrap().token);
+    }
+    env.clock.advance(Duration::from_secs(120));
+    (env, tokens)
+}
+
+async fn assert_all_touched(t: &TestDb) {
+    let now = support::START + 120;
+    for session in Session::query().all(&t.db).await.unwrap() {
+        assert_eq!(session.last_seen, now, "every session is written");
+    }
+}
+
+/// The log of a test, in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

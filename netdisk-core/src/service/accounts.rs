@@ -270,10 +270,7 @@ impl Netdisk {
             return Err(ServiceError::NotLoggedIn);
         }
         if now - session.last_seen >= TOUCH_INTERVAL {
-            Session::query()
-                .filter(Session::ID.eq(session.id))
-                .update(self.db(), [Session::LAST_SEEN.set(now)])
-                .await?;
+            self.touch_session(session.id).await?;
         }
         let user = User::find(self.db(), session.user_id)
             .await?

@@ -7,6 +7,7 @@ mod blobs;
 mod files;
 mod movies;
 mod notices;
+mod touches;
 mod transfer;
 
 use std::collections::HashSet;
@@ -48,6 +49,7 @@ struct Inner {
     config: Config,
     clock: Arc<dyn Clock>,
     notices: NoticeFeed,
+    touches: touches::Touches,
 }
 
 /// Someone with a valid session, as [`Netdisk::authenticate`] found them.
@@ -127,6 +129,7 @@ impl Netdisk {
                 config,
                 clock,
                 notices,
+                touches: Default::default(),
             }),
         };
         let report = netdisk.check_storage().await?;
