@@ -1,4 +1,5 @@
-//! Helpers for running one test body against every backend (feature `testing`).
+//! Helpers for running one test body against every backend, and [`StatementLog`], the SQL a
+//! piece of code runs (feature `testing`).
 //!
 //! Each run gets a database of its own, so tests running in parallel never see each other's
 //! rows: a fresh in-memory SQLite database, a fresh SQLite file in a temporary directory, and,
@@ -22,11 +23,14 @@
 //! ```
 //! expands to the tests `save_sets_the_primary_key::{sqlite_memory, sqlite_file, mysql}`.
 
+mod statement_log;
+
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{Db, Result, raw};
+pub use statement_log::StatementLog;
 
 /// The variable naming the MySQL server for tests, e.g. `mysql://root@127.0.0.1:3306/test`.
 /// The database in the URL is only used to connect; each test creates its own.

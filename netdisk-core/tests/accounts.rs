@@ -2,10 +2,9 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mini_orm::testing::{TestBackend, TestDb};
+use mini_orm::testing::{StatementLog, TestBackend, TestDb};
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::{Session, User};
 use netdisk_core::{NewAccount, ServiceError, UserType};
@@ -300,16 +299,8 @@ backend_tests!(
 async fn sessions_due_together_are_touched_in_one_write() {
     let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();
     let (env, tokens) = sessions_due_for_a_touch(&t, 8).await;
-    let statements = Captured::default();
-    let writer = statements.clone();
-    // This thread's subscriber: the test runtime runs every task on this thread.
-    let _logging = tracing::subscriber::set_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    );
+    // Sees every task: the test's runtime runs them all on this thread.
+    let log = StatementLog::start();
 
     let busy = t.db.begin().await.unwrap();
     let mut requests = tokio::task::JoinSet::new();
@@ -325,12 +316,12 @@ async fn sessions_due_together_are_touched_in_one_write() {
         request.unwrap().expect("the session is valid");
     }
 
-    let log = String::from_utf8(statements.0.lock().unwrap().clone()).unwrap();
-    let updates = log
-        .lines()
-        .filter(|line| line.contains("UPDATE") && line.contains("last_seen"))
+    let statements = log.statements();
+    let updates = statements
+        .iter()
+        .filter(|sql| sql.starts_with("UPDATE") && sql.contains("last_seen"))
         .count();
-    assert_eq!(updates, 2, "{log}");
+    assert_eq!(updates, 2, "{statements:#?}");
     assert_all_touched(&t).await;
 }
 
@@ -378,19 +369,5 @@ async fn assert_all_touched(t: &TestDb) {
     let now = support::START + 120;
     for session in Session::query().all(&t.db).await.unwrap() {
         assert_eq!(session.last_seen, now, "every session is written");
-    }
-}
-
-/// The log of a test, in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
