@@ -283,17 +283,17 @@ pub(crate) async fn fetch<R: FromRow>(
     rows
 }
 
-/// One debug event per statement: its text, how long it took, and its row count or error.
-/// The `tracing` target of the statement events.
-pub(crate) const SQL_TARGET: &str = "mini_orm::sql";
-
+/// One debug event per statement: its text, how long it took, and its row count or error
+/// (and, with feature `testing`, the text in this thread's `StatementLog`, if any).
 /// Parameters are not logged: they may be passwords or tokens.
 fn trace(stmt: &Statement<'_>, started: Instant, outcome: Result<u64, &crate::Error>) {
-    if tracing::enabled!(target: SQL_TARGET, tracing::Level::DEBUG) {
+    #[cfg(feature = "testing")]
+    crate::testing::record(&stmt.sql);
+    if tracing::enabled!(target: "mini_orm::sql", tracing::Level::DEBUG) {
         let micros = started.elapsed().as_micros() as u64;
         match outcome {
-            Ok(rows) => tracing::debug!(target: SQL_TARGET, sql = %stmt.sql, micros, rows),
-            Err(error) => tracing::debug!(target: SQL_TARGET, sql = %stmt.sql, micros, %error),
+            Ok(rows) => tracing::debug!(target: "mini_orm::sql", sql = %stmt.sql, micros, rows),
+            Err(error) => tracing::debug!(target: "mini_orm::sql", sql = %stmt.sql, micros, %error),
         }
     }
 }

@@ -1,12 +1,14 @@
 //! Every statement is a debug event with its SQL and duration; bound values never appear.
+//! The only test of its binary: tracing caches, per event site, whether any subscriber wants its
+//! events, and a test running statements on another thread while this one installs its
+//! subscriber can get them cached as unwanted (seen once in CI).
 
 mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use mini_orm::testing::StatementLog;
-use mini_orm::{Db, Model, raw};
+use mini_orm::{Db, Model};
 use support::User;
 
 #[derive(Clone, Default)]
@@ -61,36 +63,4 @@ async fn statements_are_traced_with_duration_but_without_values() {
         !logs.contains("hunter2-secret"),
         "a bound value was logged:\n{logs}"
     );
-}
-
-#[tokio::test(flavor = "current_thread")]
-async fn a_statement_log_lists_this_threads_statements_in_order() {
-    let db = Db::connect("sqlite::memory:").await.unwrap();
-    db.create_table::<User>().await.unwrap();
-    let log = StatementLog::start();
-    User::named("logged").save(&db).await.unwrap();
-    User::query().count(&db).await.unwrap();
-    let elsewhere = db.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(raw("DELETE FROM user_info").execute(&elsewhere))
-            .unwrap();
-    })
-    .join()
-    .unwrap();
-
-    let statements = log.statements();
-    assert_eq!(statements.len(), 2, "{statements:?}");
-    assert!(
-        statements[0].starts_with(r#"INSERT INTO "user_info""#),
-        "{statements:?}"
-    );
-    assert!(
-        statements[1].starts_with("SELECT COUNT(*)"),
-        "{statements:?}"
-    );
-    assert!(!statements.iter().any(|sql| sql.contains("logged")));
 }

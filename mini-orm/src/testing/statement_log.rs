@@ -1,23 +1,19 @@
 //! [`StatementLog`]: which SQL statements a piece of code runs, for tests that pin it down (one
 //! UPDATE for a batch, no query per row, ...).
 
-use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::cell::RefCell;
+use std::rc::Rc;
 
-use tracing::field::{Field, Visit};
-use tracing::subscriber::DefaultGuard;
-use tracing::{Event, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::Registry;
-
-use crate::exec::SQL_TARGET;
+thread_local! {
+    /// The logs started on this thread and not yet dropped, innermost last.
+    static ACTIVE: RefCell<Vec<Rc<RefCell<Vec<String>>>>> = const { RefCell::new(Vec::new()) };
+}
 
 /// The SQL text of each statement run on the current thread while the log is alive, in order
-/// (from this crate's `debug` events; bound values are never in them).
+/// (bound values are never in it).
 ///
-/// The log is the thread's default `tracing` subscriber until it is dropped, so it sees what runs
-/// on this thread: every task of a current-thread runtime (`#[tokio::test]`'s), not other
-/// threads'.
+/// It sees what runs on this thread: every task of a current-thread runtime (`#[tokio::test]`'s),
+/// not other threads'. While two logs are alive on a thread, the one started last records.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -32,56 +28,34 @@ use crate::exec::SQL_TARGET;
 /// # }
 /// ```
 pub struct StatementLog {
-    statements: Arc<Mutex<Vec<String>>>,
-    _installed: DefaultGuard,
+    statements: Rc<RefCell<Vec<String>>>,
 }
 
 impl StatementLog {
     /// Starts recording this thread's statements.
     pub fn start() -> StatementLog {
-        let statements = Arc::new(Mutex::new(Vec::new()));
-        let recorder = Recorder(statements.clone());
-        StatementLog {
-            statements,
-            _installed: tracing::subscriber::set_default(Registry::default().with(recorder)),
-        }
+        let statements = Rc::default();
+        ACTIVE.with_borrow_mut(|active| active.push(Rc::clone(&statements)));
+        StatementLog { statements }
     }
 
     /// The statements recorded so far.
     pub fn statements(&self) -> Vec<String> {
-        self.statements
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.statements.borrow().clone()
     }
 }
 
-/// Keeps the `sql` field of each statement event.
-struct Recorder(Arc<Mutex<Vec<String>>>);
-
-impl<S: Subscriber> Layer<S> for Recorder {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != SQL_TARGET {
-            return;
-        }
-        let mut sql = SqlField(None);
-        event.record(&mut sql);
-        if let Some(sql) = sql.0 {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(sql);
-        }
+impl Drop for StatementLog {
+    fn drop(&mut self) {
+        ACTIVE.with_borrow_mut(|active| active.retain(|log| !Rc::ptr_eq(log, &self.statements)));
     }
 }
 
-struct SqlField(Option<String>);
-
-impl Visit for SqlField {
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "sql" {
-            // `sql = %text` arrives as a value whose Debug is the text's Display.
-            self.0 = Some(format!("{value:?}"));
+/// Adds `sql` to this thread's innermost log, if one is alive.
+pub(crate) fn record(sql: &str) {
+    ACTIVE.with_borrow(|active| {
+        if let Some(log) = active.last() {
+            log.borrow_mut().push(sql.to_owned());
         }
-    }
+    });
 }
