@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::connection::{Connection, ReadError};
-use super::session::{Exchange, log_request, send_json};
+use super::session::{Exchange, log_request};
 use crate::{Caller, Netdisk, NewAccount, ServiceError, UserType};
 
 const PROTOCOL: &str = "netdisk";
@@ -152,8 +152,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         let body = match frame {
             Ok(Some(body)) => body,
             Err(ReadError::Frame(error)) => {
-                let _ =
-                    send_json(&mut connection, &answer(0, &error.to_string(), Value::Null)).await;
+                let _ = connection
+                    .write_json(&answer(0, &error.to_string(), Value::Null))
+                    .await;
                 break;
             }
             Ok(None) | Err(_) => break,
@@ -163,12 +164,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         };
         let Some(request) = parse(&body) else {
             log_request(PROTOCOL, "-", &exchange, "bad_request", started);
-            if send_json(
-                &mut connection,
-                &answer(0, "expected {\"api\": NAME, \"data\": {...}}", Value::Null),
-            )
-            .await
-            .is_err()
+            if connection
+                .write_json(&answer(
+                    0,
+                    "expected {\"api\": NAME, \"data\": {...}}",
+                    Value::Null,
+                ))
+                .await
+                .is_err()
             {
                 break;
             }
@@ -274,7 +277,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         Params::Unknown => (0, format!("unknown api `{}`", request.api), Value::Null),
     };
-    send_json(connection, &answer(code, &msg, data)).await?;
+    connection.write_json(&answer(code, &msg, data)).await?;
     Ok((code, Next::Continue))
 }
 
@@ -285,31 +288,29 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
     request: Option<Upload>,
 ) -> std::io::Result<(i64, Next)> {
     let (Some(request), Some(me)) = (request, caller) else {
-        send_json(
-            connection,
-            &answer(3, "bad parameters, or not logged in", Value::Null),
-        )
-        .await?;
+        connection
+            .write_json(&answer(3, "bad parameters, or not logged in", Value::Null))
+            .await?;
         return Ok((3, Next::Continue));
     };
     if request.username != me.name() {
-        send_json(
-            connection,
-            &answer(
+        connection
+            .write_json(&answer(
                 3,
                 "not the account this connection logged in as",
                 Value::Null,
-            ),
-        )
-        .await?;
+            ))
+            .await?;
         return Ok((3, Next::Continue));
     }
     if netdisk.find_file(me, &request.file_name).await.is_ok() {
-        send_json(
-            connection,
-            &answer(2, "you have a file with this name already", Value::Null),
-        )
-        .await?;
+        connection
+            .write_json(&answer(
+                2,
+                "you have a file with this name already",
+                Value::Null,
+            ))
+            .await?;
         return Ok((2, Next::Continue));
     }
     let limit = netdisk.config().max_file_bytes;
@@ -319,7 +320,7 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
             limit,
         }
         .to_string();
-        send_json(connection, &answer(3, &msg, Value::Null)).await?;
+        connection.write_json(&answer(3, &msg, Value::Null)).await?;
         return Ok((3, Next::Continue));
     }
     // The go-ahead goes out only when the service starts reading the bytes, that is once every
@@ -338,7 +339,9 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 // Nothing was read (an empty file): the client still waits for the go-ahead.
                 connection.write_frame(go_ahead.as_bytes()).await?;
             }
-            send_json(connection, &answer(1, "uploaded", Value::Null)).await?;
+            connection
+                .write_json(&answer(1, "uploaded", Value::Null))
+                .await?;
             Ok((1, Next::Continue))
         }
         Err(error) => {
@@ -355,7 +358,9 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
             } else {
                 3
             };
-            send_json(connection, &answer(code, &error.to_string(), Value::Null)).await?;
+            connection
+                .write_json(&answer(code, &error.to_string(), Value::Null))
+                .await?;
             Ok((code, if in_step { Next::Continue } else { Next::Close }))
         }
     }
@@ -368,7 +373,8 @@ async fn download<S: AsyncRead + AsyncWrite + Unpin + Send>(
     request: Option<Download>,
 ) -> std::io::Result<(i64, Next)> {
     let refuse = async |connection: &mut Connection<S>, code: i64, msg: &str| {
-        send_json(connection, &answer(code, msg, Value::Null))
+        connection
+            .write_json(&answer(code, msg, Value::Null))
             .await
             .map(|()| (code, Next::Continue))
     };
@@ -398,15 +404,15 @@ async fn download<S: AsyncRead + AsyncWrite + Unpin + Send>(
         Ok(download) => download,
         Err(error) => return refuse(connection, 4, &error.to_string()).await,
     };
-    send_json(
-        connection,
-        &answer(GO_AHEAD, "the bytes follow", Value::Null),
-    )
-    .await?;
+    connection
+        .write_json(&answer(GO_AHEAD, "the bytes follow", Value::Null))
+        .await?;
     connection.send_raw(&mut download.transfer).await?;
     match connection.read_frame().await {
         Ok(Some(_acknowledgement)) => {
-            send_json(connection, &answer(1, "downloaded", Value::Null)).await?;
+            connection
+                .write_json(&answer(1, "downloaded", Value::Null))
+                .await?;
             Ok((1, Next::Continue))
         }
         _ => Ok((1, Next::Close)),

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::connection::Connection;
@@ -42,14 +41,6 @@ impl Reply {
     pub fn json(text: Vec<u8>) -> Reply {
         Reply::Json(text)
     }
-}
-
-/// Writes `value` as one frame.
-pub async fn send_json<S: AsyncRead + AsyncWrite + Unpin>(
-    connection: &mut Connection<S>,
-    value: &Value,
-) -> std::io::Result<()> {
-    connection.write_json(value).await
 }
 
 /// Sends a reply. File bytes are sent only after their frame; a movie's record is written only

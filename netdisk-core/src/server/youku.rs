@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast;
 
 use super::connection::{Connection, ReadError};
-use super::session::{Exchange, Reply, log_request, send_json, send_reply};
+use super::session::{Exchange, Reply, log_request, send_reply};
 use crate::{
     Caller, MovieKind, MovieQuery, MovieUpload, Netdisk, NewAccount, ServiceError, UserType,
 };
@@ -494,7 +494,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             _ = &mut stop => return,
             notice = next_notice(&mut subscription) => {
                 match notice {
-                    Some(notice) if send_json(&mut connection, &notice_push(&notice)).await.is_ok() => continue,
+                    Some(notice) if connection.write_json(&notice_push(&notice)).await.is_ok() => continue,
                     Some(_) => return,
                     None => continue,
                 }
@@ -507,7 +507,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Ok(None) => return,
             Err(ReadError::Frame(error)) => {
                 let refusal = ServiceError::BadRequest(error.to_string());
-                let _ = send_json(&mut connection, &failure(&refusal)).await;
+                let _ = connection.write_json(&failure(&refusal)).await;
                 log_request(PROTOCOL, "-", &Exchange::default(), refusal.code(), started);
                 return;
             }
@@ -570,7 +570,7 @@ async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     let in_step = too_large
         || connection.pending_raw() == 0
         || connection.discard_pending_raw().await.is_ok();
-    let sent = send_json(connection, &failure(error)).await.is_ok();
+    let sent = connection.write_json(&failure(error)).await.is_ok();
     sent && in_step && !too_large
 }
 

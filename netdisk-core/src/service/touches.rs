@@ -76,10 +76,11 @@ impl Netdisk {
         }
         let mut taken = {
             let mut group = touches.collecting();
+            let number = group.number;
             group.number += 1;
             Taken {
                 touches,
-                number: group.number - 1,
+                number,
                 sessions: mem::take(&mut group.sessions),
                 written: false,
             }
