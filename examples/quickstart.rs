@@ -36,13 +36,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         phone: None,
         address: None,
     };
-    match netdisk.register(admin_signup).await {
+    match netdisk.accounts().register(admin_signup).await {
         Ok(profile) => println!("registered admin {}", profile.username),
         Err(e) => println!(
             "admin sign-up refused ({e}); set NETDISK_ADMIN_SIGNUP_OPEN=true to allow more admins"
         ),
     }
     let admin = match netdisk
+        .accounts()
         .login(&admin_name, "admin-pw", Some(UserType::Admin))
         .await
     {
@@ -60,14 +61,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             is_free: false,
         };
         let id = netdisk
-            .upload_movie(admin, upload, &mut movie.as_slice())
+            .movies()
+            .upload(admin, upload, &mut movie.as_slice())
             .await?;
         println!(
             "admin uploaded movie #{id} ({} bytes, md5 {movie_md5})",
             movie.len()
         );
         netdisk
-            .publish_notice(admin, "New movie", "short-film.mp4 is up")
+            .notices()
+            .publish(admin, "New movie", "short-film.mp4 is up")
             .await?;
     }
 
@@ -79,17 +82,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         phone: None,
         address: None,
     };
-    netdisk.register(viewer).await?;
-    let user = netdisk.login(&user_name, "user-pw", None).await?.caller;
-    let list = netdisk.list_movies(&user, MovieQuery::default()).await?;
+    netdisk.accounts().register(viewer).await?;
+    let user = netdisk
+        .accounts()
+        .login(&user_name, "user-pw", None)
+        .await?
+        .caller;
+    let list = netdisk.movies().list(&user, MovieQuery::default()).await?;
     println!(
         "{user_name} sees {} movies; newest: {:?}",
         list.total,
         list.movies.first().map(|m| &m.name)
     );
-    netdisk.buy_vip(&user).await?;
+    netdisk.accounts().buy_vip(&user).await?;
     if let Some(newest) = list.movies.first() {
-        let mut download = netdisk.download_movie(&user, newest.id, 0).await?;
+        let mut download = netdisk.movies().download(&user, newest.id, 0).await?;
         let mut bytes = Vec::new();
         download.transfer.read_to_end(&mut bytes).await?;
         println!(
@@ -98,20 +105,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             download.price,
             download.wait_secs
         );
-        download.finish(&netdisk).await?;
+        download.finish(netdisk.movies()).await?;
     }
-    for record in netdisk.download_records(&user, None, None).await? {
+    for record in netdisk.movies().records(&user, None, None).await? {
         println!(
             "record: {} at {} for {}",
             record.movie, record.download_time, record.price
         );
     }
-    for notice in netdisk.list_notices(&user, None, Some(3)).await? {
+    for notice in netdisk.notices().list(&user, None, Some(3)).await? {
         println!("notice: {} ({})", notice.title, notice.create_time);
     }
     let note = b"remember the milk";
     let file_id = netdisk
-        .upload_file(
+        .files()
+        .upload(
             &user,
             "todo.txt",
             note.len() as u64,
@@ -122,7 +130,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "personal file #{file_id}: {:?}",
         netdisk
-            .list_files(&user)
+            .files()
+            .list(&user)
             .await?
             .iter()
             .map(|f| &f.name)

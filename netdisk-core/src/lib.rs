@@ -4,9 +4,10 @@
 //! network: a Rust program can depend on it to run the whole service, and the protocol servers
 //! are thin doors onto it.
 //!
-//! - [`Netdisk`] is the service: accounts and sessions, movies, notices, download records and
-//!   personal files. Operations that need a logged-in person take a [`Caller`], which only
-//!   [`Netdisk::login`] and [`Netdisk::authenticate`] produce.
+//! - [`Netdisk`] opens the services on one database, storage and clock and hands each out:
+//!   [`Accounts`] (accounts and sessions), [`Movies`] (movies and download records),
+//!   [`Notices`] and [`Files`] (the personal netdisk). Operations that need a logged-in person
+//!   take a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`] produce.
 //! - [`storage`] keeps file bytes: streamed, hashed, verified, fsynced, renamed into place, and
 //!   shared by identical content.
 //! - [`models`] are the tables; [`config`] the settings; [`clock`] the time source; [`error`]
@@ -25,7 +26,7 @@ pub mod storage;
 pub use config::Config;
 pub use error::{Result, ServiceError};
 pub use service::{
-    Caller, FileDownload, LoginOutcome, MAX_PAGE, MovieDownload, MovieKind, MovieList, MovieQuery,
-    MovieSummary, MovieUpload, Netdisk, NewAccount, NoticeView, Profile, RecordView, StartupReport,
-    Transfer, UserType,
+    Accounts, Caller, FileDownload, Files, LoginOutcome, MAX_PAGE, MovieDownload, MovieKind,
+    MovieList, MovieQuery, MovieSummary, MovieUpload, Movies, Netdisk, NewAccount, NoticeView,
+    Notices, Profile, RecordView, StartupReport, Transfer, UserType,
 };

@@ -16,7 +16,11 @@ async fn names_are_checked_and_unique(t: &TestDb) -> Result {
     let env = env(t).await;
     let nd = &env.netdisk;
     for bad in ["", &"x".repeat(33), "tab\there", "new\nline"] {
-        let error = nd.register(account(bad, UserType::User)).await.unwrap_err();
+        let error = nd
+            .accounts()
+            .register(account(bad, UserType::User))
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), "bad_request", "{bad:?}: {error}");
     }
     // SQL, shell and path syntax is just a name, stored exactly as given.
@@ -27,10 +31,15 @@ async fn names_are_checked_and_unique(t: &TestDb) -> Result {
         "名前 ✓",
         &"é".repeat(32),
     ] {
-        let profile = nd.register(account(odd, UserType::User)).await.unwrap();
+        let profile = nd
+            .accounts()
+            .register(account(odd, UserType::User))
+            .await
+            .unwrap();
         assert_eq!(profile.username, odd);
     }
     let error = nd
+        .accounts()
         .register(account("$(rm -rf ~)", UserType::User))
         .await
         .unwrap_err();
@@ -43,7 +52,11 @@ async fn racing_registrations_of_one_name_have_one_winner(t: &TestDb) -> Result 
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let nd = env.netdisk.clone();
-            tokio::spawn(async move { nd.register(account("contested", UserType::User)).await })
+            tokio::spawn(async move {
+                nd.accounts()
+                    .register(account("contested", UserType::User))
+                    .await
+            })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -63,18 +76,24 @@ async fn racing_registrations_of_one_name_have_one_winner(t: &TestDb) -> Result 
 async fn only_the_first_admin_signs_up_freely(t: &TestDb) -> Result {
     let env = env(t).await;
     let nd = &env.netdisk;
-    nd.register(account("first", UserType::Admin))
+    nd.accounts()
+        .register(account("first", UserType::Admin))
         .await
         .unwrap();
     let error = nd
+        .accounts()
         .register(account("second", UserType::Admin))
         .await
         .unwrap_err();
     assert_eq!(error.code(), "forbidden");
-    nd.register(account("plain", UserType::User)).await.unwrap();
+    nd.accounts()
+        .register(account("plain", UserType::User))
+        .await
+        .unwrap();
 
     let open = env_with(t, |c| c.admin_signup_open = true).await;
     open.netdisk
+        .accounts()
         .register(account("third", UserType::Admin))
         .await
         .unwrap();
@@ -87,7 +106,8 @@ async fn racing_first_admins_have_one_winner(t: &TestDb) -> Result {
         .map(|i| {
             let nd = env.netdisk.clone();
             tokio::spawn(async move {
-                nd.register(account(&format!("admin{i}"), UserType::Admin))
+                nd.accounts()
+                    .register(account(&format!("admin{i}"), UserType::Admin))
                     .await
             })
         })
@@ -108,9 +128,13 @@ async fn unknown_name_wrong_password_and_wrong_type_get_one_answer(t: &TestDb) -
     env.register("alice", UserType::User).await;
     let nd = &env.netdisk;
     let answers = [
-        nd.login("nobody", "pw", None).await.unwrap_err(),
-        nd.login("alice", "wrong", None).await.unwrap_err(),
-        nd.login("alice", "pw", Some(UserType::Admin))
+        nd.accounts().login("nobody", "pw", None).await.unwrap_err(),
+        nd.accounts()
+            .login("alice", "wrong", None)
+            .await
+            .unwrap_err(),
+        nd.accounts()
+            .login("alice", "pw", Some(UserType::Admin))
             .await
             .unwrap_err(),
     ];
@@ -121,7 +145,11 @@ async fn unknown_name_wrong_password_and_wrong_type_get_one_answer(t: &TestDb) -
         );
         assert_eq!(answer.to_string(), answers[0].to_string());
     }
-    let ok = nd.login("alice", "pw", Some(UserType::User)).await.unwrap();
+    let ok = nd
+        .accounts()
+        .login("alice", "pw", Some(UserType::User))
+        .await
+        .unwrap();
     assert_eq!(ok.token.len(), 32);
     assert!(ok.token.bytes().all(|b| b.is_ascii_hexdigit()));
     Ok(())
@@ -138,26 +166,32 @@ async fn repeated_failures_lock_the_account_until_it_expires(t: &TestDb) -> Resu
     let nd = &env.netdisk;
     for _ in 0..3 {
         assert!(matches!(
-            nd.login("alice", "wrong", None).await,
+            nd.accounts().login("alice", "wrong", None).await,
             Err(ServiceError::WrongCredentials)
         ));
     }
-    let locked = nd.login("alice", "pw", None).await.unwrap_err();
+    let locked = nd.accounts().login("alice", "pw", None).await.unwrap_err();
     assert_eq!(
         locked.code(),
         "locked",
         "even the right password is refused while locked"
     );
-    nd.login("bob", "pw", None)
+    nd.accounts()
+        .login("bob", "pw", None)
         .await
         .expect("the lock is per account");
     env.clock.advance(Duration::from_secs(599));
     assert_eq!(
-        nd.login("alice", "pw", None).await.unwrap_err().code(),
+        nd.accounts()
+            .login("alice", "pw", None)
+            .await
+            .unwrap_err()
+            .code(),
         "locked"
     );
     env.clock.advance(Duration::from_secs(1));
-    nd.login("alice", "pw", None)
+    nd.accounts()
+        .login("alice", "pw", None)
         .await
         .expect("the lock has expired");
     Ok(())
@@ -168,13 +202,20 @@ async fn a_success_resets_the_failure_count(t: &TestDb) -> Result {
     env.register("alice", UserType::User).await;
     let nd = &env.netdisk;
     for _ in 0..2 {
-        nd.login("alice", "wrong", None).await.unwrap_err();
+        nd.accounts()
+            .login("alice", "wrong", None)
+            .await
+            .unwrap_err();
     }
-    nd.login("alice", "pw", None).await.unwrap();
+    nd.accounts().login("alice", "pw", None).await.unwrap();
     for _ in 0..2 {
-        nd.login("alice", "wrong", None).await.unwrap_err();
+        nd.accounts()
+            .login("alice", "wrong", None)
+            .await
+            .unwrap_err();
     }
-    nd.login("alice", "pw", None)
+    nd.accounts()
+        .login("alice", "pw", None)
         .await
         .expect("two failures after a success do not lock");
     Ok(())
@@ -183,6 +224,7 @@ async fn a_success_resets_the_failure_count(t: &TestDb) -> Result {
 async fn passwords_are_stored_as_argon2id_only(t: &TestDb) -> Result {
     let env = env(t).await;
     env.netdisk
+        .accounts()
         .register(NewAccount {
             password: "s3cret-as-typed",
             ..account("alice", UserType::User)
@@ -209,22 +251,26 @@ async fn sessions_end_on_logout(t: &TestDb) -> Result {
     let env = env(t).await;
     env.register("alice", UserType::User).await;
     let nd = &env.netdisk;
-    let first = nd.login("alice", "pw", None).await.unwrap();
-    let second = nd.login("alice", "pw", None).await.unwrap();
+    let first = nd.accounts().login("alice", "pw", None).await.unwrap();
+    let second = nd.accounts().login("alice", "pw", None).await.unwrap();
     assert_ne!(first.token, second.token);
-    let caller = nd.authenticate(&first.token).await.unwrap();
+    let caller = nd.accounts().authenticate(&first.token).await.unwrap();
     assert_eq!(caller.name(), "alice");
-    nd.logout(&caller).await.unwrap();
+    nd.accounts().logout(&caller).await.unwrap();
     assert!(matches!(
-        nd.authenticate(&first.token).await,
+        nd.accounts().authenticate(&first.token).await,
         Err(ServiceError::NotLoggedIn)
     ));
-    nd.authenticate(&second.token)
+    nd.accounts()
+        .authenticate(&second.token)
         .await
         .expect("other sessions go on");
     for bogus in ["", "short", &"0".repeat(32), &"g".repeat(32)] {
         assert!(
-            matches!(nd.authenticate(bogus).await, Err(ServiceError::NotLoggedIn)),
+            matches!(
+                nd.accounts().authenticate(bogus).await,
+                Err(ServiceError::NotLoggedIn)
+            ),
             "{bogus}"
         );
     }
@@ -235,16 +281,27 @@ async fn sessions_end_after_the_idle_time_and_use_keeps_them(t: &TestDb) -> Resu
     let env = env_with(t, |c| c.session_idle_secs = 600).await;
     env.register("alice", UserType::User).await;
     let nd = &env.netdisk;
-    let kept = nd.login("alice", "pw", None).await.unwrap().token;
-    let idle = nd.login("alice", "pw", None).await.unwrap().token;
+    let kept = nd
+        .accounts()
+        .login("alice", "pw", None)
+        .await
+        .unwrap()
+        .token;
+    let idle = nd
+        .accounts()
+        .login("alice", "pw", None)
+        .await
+        .unwrap()
+        .token;
     for _ in 0..3 {
         env.clock.advance(Duration::from_secs(400));
-        nd.authenticate(&kept)
+        nd.accounts()
+            .authenticate(&kept)
             .await
             .expect("used within the idle time");
     }
     assert!(matches!(
-        nd.authenticate(&idle).await,
+        nd.accounts().authenticate(&idle).await,
         Err(ServiceError::NotLoggedIn)
     ));
     Ok(())
@@ -253,12 +310,18 @@ async fn sessions_end_after_the_idle_time_and_use_keeps_them(t: &TestDb) -> Resu
 async fn sessions_survive_a_restart_and_are_shared_by_servers(t: &TestDb) -> Result {
     let env = env(t).await;
     env.register("alice", UserType::User).await;
-    let token = env.netdisk.login("alice", "pw", None).await.unwrap().token;
+    let token = env
+        .netdisk
+        .accounts()
+        .login("alice", "pw", None)
+        .await
+        .unwrap()
+        .token;
     let other = env.reopen().await;
-    let caller = other.authenticate(&token).await.unwrap();
-    other.logout(&caller).await.unwrap();
+    let caller = other.accounts().authenticate(&token).await.unwrap();
+    other.accounts().logout(&caller).await.unwrap();
     assert!(
-        env.netdisk.authenticate(&token).await.is_err(),
+        env.netdisk.accounts().authenticate(&token).await.is_err(),
         "a logout on one server ends it on all"
     );
     Ok(())
@@ -269,10 +332,13 @@ async fn buying_vip_is_idempotent_and_for_users_only(t: &TestDb) -> Result {
     let admin = env.admin().await;
     let user = env.user("alice").await;
     let nd = &env.netdisk;
-    assert!(nd.buy_vip(&user).await.unwrap());
-    assert!(nd.buy_vip(&user).await.unwrap());
-    assert!(nd.profile(&user).await.unwrap().is_vip);
-    assert_eq!(nd.buy_vip(&admin).await.unwrap_err().code(), "forbidden");
+    assert!(nd.accounts().buy_vip(&user).await.unwrap());
+    assert!(nd.accounts().buy_vip(&user).await.unwrap());
+    assert!(nd.accounts().profile(&user).await.unwrap().is_vip);
+    assert_eq!(
+        nd.accounts().buy_vip(&admin).await.unwrap_err().code(),
+        "forbidden"
+    );
     Ok(())
 }
 
@@ -306,7 +372,7 @@ async fn sessions_due_together_are_touched_in_one_write() {
     let mut requests = tokio::task::JoinSet::new();
     for token in tokens {
         let netdisk = env.netdisk.clone();
-        requests.spawn(async move { netdisk.authenticate(&token).await });
+        requests.spawn(async move { netdisk.accounts().authenticate(&token).await });
     }
     for _ in 0..10 {
         tokio::task::yield_now().await; // every request reaches its wait for the writer
@@ -334,12 +400,12 @@ async fn a_cancelled_touch_leaves_its_group_to_the_others() {
     let busy = t.db.begin().await.unwrap();
     let first = tokens.pop().unwrap();
     let netdisk = env.netdisk.clone();
-    let cancelled = tokio::spawn(async move { netdisk.authenticate(&first).await });
+    let cancelled = tokio::spawn(async move { netdisk.accounts().authenticate(&first).await });
     tokio::task::yield_now().await; // it takes the turn and waits for the writer
     let mut requests = tokio::task::JoinSet::new();
     for token in tokens {
         let netdisk = env.netdisk.clone();
-        requests.spawn(async move { netdisk.authenticate(&token).await });
+        requests.spawn(async move { netdisk.accounts().authenticate(&token).await });
     }
     for _ in 0..10 {
         tokio::task::yield_now().await;
@@ -359,7 +425,14 @@ async fn sessions_due_for_a_touch(t: &TestDb, count: usize) -> (support::Env, Ve
     env.register("alice", UserType::User).await;
     let mut tokens = Vec::new();
     for _ in 0..count {
-        tokens.push(env.netdisk.login("alice", "pw", None).await.unwrap().token);
+        tokens.push(
+            env.netdisk
+                .accounts()
+                .login("alice", "pw", None)
+                .await
+                .unwrap()
+                .token,
+        );
     }
     env.clock.advance(Duration::from_secs(120));
     (env, tokens)

@@ -27,7 +27,8 @@ async fn files_are_reachable_by_their_owner_only(t: &TestDb) -> Result {
     let bob = env.user("bob").await;
     let nd = &env.netdisk;
     let id = nd
-        .upload_file(
+        .files()
+        .upload(
             &alice,
             "notes.txt",
             5,
@@ -36,23 +37,23 @@ async fn files_are_reachable_by_their_owner_only(t: &TestDb) -> Result {
         )
         .await
         .unwrap();
-    assert_eq!(nd.list_files(&alice).await.unwrap().len(), 1);
-    assert!(nd.list_files(&bob).await.unwrap().is_empty());
+    assert_eq!(nd.files().list(&alice).await.unwrap().len(), 1);
+    assert!(nd.files().list(&bob).await.unwrap().is_empty());
     assert_eq!(
-        nd.download_file(&bob, id, 0).await.unwrap_err().code(),
+        nd.files().download(&bob, id, 0).await.unwrap_err().code(),
         "not_found"
     );
     assert_eq!(
-        nd.delete_file(&bob, id).await.unwrap_err().code(),
+        nd.files().delete(&bob, id).await.unwrap_err().code(),
         "not_found"
     );
     assert_eq!(
-        nd.find_file(&bob, "notes.txt").await.unwrap_err().code(),
+        nd.files().find(&bob, "notes.txt").await.unwrap_err().code(),
         "not_found"
     );
-    let mut mine = nd.download_file(&alice, id, 0).await.unwrap();
+    let mut mine = nd.files().download(&alice, id, 0).await.unwrap();
     assert_eq!(read_all(&mut mine).await, b"hello");
-    let mut tail = nd.download_file(&alice, id, 3).await.unwrap();
+    let mut tail = nd.files().download(&alice, id, 3).await.unwrap();
     assert_eq!(read_all(&mut tail).await, b"lo");
     Ok(())
 }
@@ -62,17 +63,20 @@ async fn a_name_is_used_once_per_owner(t: &TestDb) -> Result {
     let alice = env.user("alice").await;
     let bob = env.user("bob").await;
     let nd = &env.netdisk;
-    nd.upload_file(&alice, "a.txt", 1, None, &mut &b"1"[..])
+    nd.files()
+        .upload(&alice, "a.txt", 1, None, &mut &b"1"[..])
         .await
         .unwrap();
     let mut untouched: &[u8] = b"2";
     let error = nd
-        .upload_file(&alice, "a.txt", 1, None, &mut untouched)
+        .files()
+        .upload(&alice, "a.txt", 1, None, &mut untouched)
         .await
         .unwrap_err();
     assert_eq!(error.code(), "conflict");
     assert_eq!(untouched, b"2", "refused before reading");
-    nd.upload_file(&bob, "a.txt", 1, None, &mut &b"2"[..])
+    nd.files()
+        .upload(&bob, "a.txt", 1, None, &mut &b"2"[..])
         .await
         .expect("another owner may use the name");
     Ok(())
@@ -85,7 +89,8 @@ async fn shared_content_is_stored_once_and_outlives_one_owner(t: &TestDb) -> Res
     let nd = &env.netdisk;
     let content = b"the same holiday video".as_slice();
     let a = nd
-        .upload_file(
+        .files()
+        .upload(
             &alice,
             "mine.mp4",
             content.len() as u64,
@@ -95,7 +100,8 @@ async fn shared_content_is_stored_once_and_outlives_one_owner(t: &TestDb) -> Res
         .await
         .unwrap();
     let b = nd
-        .upload_file(
+        .files()
+        .upload(
             &bob,
             "also-mine.mp4",
             content.len() as u64,
@@ -107,14 +113,14 @@ async fn shared_content_is_stored_once_and_outlives_one_owner(t: &TestDb) -> Res
     assert_eq!(Blob::query().count(&t.db).await?, 1);
     assert_eq!(env.stored_files().len(), 1, "{:?}", env.stored_files());
 
-    nd.delete_file(&alice, a).await.unwrap();
-    let mut still = nd.download_file(&bob, b, 0).await.unwrap();
+    nd.files().delete(&alice, a).await.unwrap();
+    let mut still = nd.files().download(&bob, b, 0).await.unwrap();
     assert_eq!(
         read_all(&mut still).await,
         content,
         "deleting one owner's file keeps the other's bytes"
     );
-    nd.delete_file(&bob, b).await.unwrap();
+    nd.files().delete(&bob, b).await.unwrap();
     assert_eq!(Blob::query().count(&t.db).await?, 0);
     assert_eq!(
         env.stored_files(),
@@ -124,7 +130,8 @@ async fn shared_content_is_stored_once_and_outlives_one_owner(t: &TestDb) -> Res
 
     // The same content again makes a new generation.
     let c = nd
-        .upload_file(
+        .files()
+        .upload(
             &alice,
             "again.mp4",
             content.len() as u64,
@@ -133,7 +140,7 @@ async fn shared_content_is_stored_once_and_outlives_one_owner(t: &TestDb) -> Res
         )
         .await
         .unwrap();
-    let mut again = nd.download_file(&alice, c, 0).await.unwrap();
+    let mut again = nd.files().download(&alice, c, 0).await.unwrap();
     assert_eq!(read_all(&mut again).await, content);
     Ok(())
 }
@@ -143,18 +150,21 @@ async fn a_bad_file_upload_leaves_nothing(t: &TestDb) -> Result {
     let alice = env.user("alice").await;
     let nd = &env.netdisk;
     let error = nd
-        .upload_file(&alice, "x", 3, Some(&md5_hex(b"abd")), &mut &b"abc"[..])
+        .files()
+        .upload(&alice, "x", 3, Some(&md5_hex(b"abd")), &mut &b"abc"[..])
         .await
         .unwrap_err();
     assert_eq!(error.code(), "integrity");
     let error = nd
-        .upload_file(&alice, "x", 10, None, &mut &b"abc"[..])
+        .files()
+        .upload(&alice, "x", 10, None, &mut &b"abc"[..])
         .await
         .unwrap_err();
     assert_eq!(error.code(), "bad_request");
     for bad_name in ["", "a\u{0}b", &"n".repeat(256)] {
         assert_eq!(
-            nd.upload_file(&alice, bad_name, 1, None, &mut &b"1"[..])
+            nd.files()
+                .upload(&alice, bad_name, 1, None, &mut &b"1"[..])
                 .await
                 .unwrap_err()
                 .code(),
@@ -171,11 +181,13 @@ async fn start_up_sweeps_leftovers_and_reports_missing_files(t: &TestDb) -> Resu
     let alice = env.user("alice").await;
     let nd = &env.netdisk;
     let kept = nd
-        .upload_file(&alice, "kept", 4, None, &mut &b"keep"[..])
+        .files()
+        .upload(&alice, "kept", 4, None, &mut &b"keep"[..])
         .await
         .unwrap();
     let lost = nd
-        .upload_file(&alice, "lost", 4, None, &mut &b"lost"[..])
+        .files()
+        .upload(&alice, "lost", 4, None, &mut &b"lost"[..])
         .await
         .unwrap();
     let root = env.dir.path();
@@ -209,7 +221,7 @@ async fn start_up_sweeps_leftovers_and_reports_missing_files(t: &TestDb) -> Resu
         [Storage::blob_path(&lost_blob.sha256, lost_blob.id)]
     );
     assert!(!old_orphan.exists() && young_orphan.exists());
-    let mut download = restarted.download_file(&alice, kept, 0).await.unwrap();
+    let mut download = restarted.files().download(&alice, kept, 0).await.unwrap();
     assert_eq!(read_all(&mut download).await, b"keep");
     Ok(())
 }

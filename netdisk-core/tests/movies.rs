@@ -25,7 +25,8 @@ async fn upload(env: &Env, admin: &Caller, name: &str, bytes: &[u8], is_free: bo
         is_free,
     };
     env.netdisk
-        .upload_movie(admin, meta, &mut &bytes[..])
+        .movies()
+        .upload(admin, meta, &mut &bytes[..])
         .await
         .unwrap()
 }
@@ -67,11 +68,12 @@ async fn admin_only_operations_refuse_users(t: &TestDb) -> Result {
     };
     let mut untouched: &[u8] = b"x";
     assert_eq!(
-        nd.check_movie(&user, &md5).await.unwrap_err().code(),
+        nd.movies().check(&user, &md5).await.unwrap_err().code(),
         "forbidden"
     );
     assert_eq!(
-        nd.upload_movie(&user, meta, &mut untouched)
+        nd.movies()
+            .upload(&user, meta, &mut untouched)
             .await
             .unwrap_err()
             .code(),
@@ -79,11 +81,15 @@ async fn admin_only_operations_refuse_users(t: &TestDb) -> Result {
     );
     assert_eq!(untouched, b"x", "refused before reading");
     assert_eq!(
-        nd.delete_movie(&user, 1).await.unwrap_err().code(),
+        nd.movies().delete(&user, 1).await.unwrap_err().code(),
         "forbidden"
     );
     assert_eq!(
-        nd.publish_notice(&user, "t", "c").await.unwrap_err().code(),
+        nd.notices()
+            .publish(&user, "t", "c")
+            .await
+            .unwrap_err()
+            .code(),
         "forbidden"
     );
     assert_eq!(Movie::query().count(&t.db).await?, 0);
@@ -103,11 +109,16 @@ async fn lists_are_newest_first_by_kind_keyword_and_page(t: &TestDb) -> Result {
     let nd = &env.netdisk;
     let names =
         |list: netdisk_core::MovieList| list.movies.into_iter().map(|m| m.name).collect::<Vec<_>>();
-    let all = nd.list_movies(&user, MovieQuery::default()).await.unwrap();
+    let all = nd
+        .movies()
+        .list(&user, MovieQuery::default())
+        .await
+        .unwrap();
     assert_eq!(all.total, 5);
     assert_eq!(names(all), ["bird", "100% cat", "cat_2", "dog", "cat 1"]);
     let free = nd
-        .list_movies(
+        .movies()
+        .list(
             &user,
             MovieQuery {
                 kind: Some(MovieKind::Free),
@@ -118,7 +129,8 @@ async fn lists_are_newest_first_by_kind_keyword_and_page(t: &TestDb) -> Result {
         .unwrap();
     assert_eq!(names(free), ["bird", "cat_2", "cat 1"]);
     let charged = nd
-        .list_movies(
+        .movies()
+        .list(
             &user,
             MovieQuery {
                 kind: Some(MovieKind::Charged),
@@ -129,7 +141,8 @@ async fn lists_are_newest_first_by_kind_keyword_and_page(t: &TestDb) -> Result {
         .unwrap();
     assert_eq!(names(charged), ["100% cat", "dog"]);
     let cats = nd
-        .list_movies(
+        .movies()
+        .list(
             &user,
             MovieQuery {
                 keyword: Some("cat"),
@@ -140,7 +153,8 @@ async fn lists_are_newest_first_by_kind_keyword_and_page(t: &TestDb) -> Result {
         .unwrap();
     assert_eq!(cats.total, 3);
     let literal = nd
-        .list_movies(
+        .movies()
+        .list(
             &user,
             MovieQuery {
                 keyword: Some("%"),
@@ -155,7 +169,8 @@ async fn lists_are_newest_first_by_kind_keyword_and_page(t: &TestDb) -> Result {
         "a keyword is literal text, not a pattern"
     );
     let page = nd
-        .list_movies(
+        .movies()
+        .list(
             &user,
             MovieQuery {
                 offset: Some(1),
@@ -179,14 +194,16 @@ async fn a_duplicate_movie_is_a_conflict(t: &TestDb) -> Result {
     let md5 = md5_hex(b"same bytes");
     assert_eq!(
         env.netdisk
-            .check_movie(&admin, &md5)
+            .movies()
+            .check(&admin, &md5)
             .await
             .unwrap_err()
             .code(),
         "conflict"
     );
     env.netdisk
-        .check_movie(&admin, &md5_hex(b"other"))
+        .movies()
+        .check(&admin, &md5_hex(b"other"))
         .await
         .unwrap();
     let meta = MovieUpload {
@@ -197,7 +214,8 @@ async fn a_duplicate_movie_is_a_conflict(t: &TestDb) -> Result {
     };
     let error = env
         .netdisk
-        .upload_movie(&admin, meta, &mut &b"same bytes"[..])
+        .movies()
+        .upload(&admin, meta, &mut &b"same bytes"[..])
         .await
         .unwrap_err();
     assert_eq!(error.code(), "conflict");
@@ -216,7 +234,8 @@ async fn an_md5_mismatch_leaves_nothing_behind(t: &TestDb) -> Result {
     };
     let error = env
         .netdisk
-        .upload_movie(&admin, meta, &mut &b"hello"[..])
+        .movies()
+        .upload(&admin, meta, &mut &b"hello"[..])
         .await
         .unwrap_err();
     assert!(matches!(error, ServiceError::Integrity { .. }), "{error:?}");
@@ -241,14 +260,16 @@ async fn a_reader_failing_half_way_leaves_nothing_behind(t: &TestDb) -> Result {
     };
     assert!(
         env.netdisk
-            .upload_movie(&admin, meta, &mut reader)
+            .movies()
+            .upload(&admin, meta, &mut reader)
             .await
             .is_err()
     );
     let mut short: &[u8] = &content[..1000];
     let error = env
         .netdisk
-        .upload_movie(&admin, meta, &mut short)
+        .movies()
+        .upload(&admin, meta, &mut short)
         .await
         .unwrap_err();
     assert_eq!(error.code(), "bad_request", "{error}");
@@ -270,7 +291,8 @@ async fn too_large_is_refused_before_reading(t: &TestDb) -> Result {
     let mut reader: &[u8] = &[0; 11];
     let error = env
         .netdisk
-        .upload_movie(&admin, meta, &mut reader)
+        .movies()
+        .upload(&admin, meta, &mut reader)
         .await
         .unwrap_err();
     assert_eq!(error.code(), "too_large");
@@ -284,24 +306,26 @@ async fn a_deleted_movie_leaves_lists_and_downloads_but_keeps_its_row(t: &TestDb
     let user = env.user("alice").await;
     let id = upload(&env, &admin, "gone", b"bytes", true).await;
     let nd = &env.netdisk;
-    nd.delete_movie(&admin, id).await.unwrap();
+    nd.movies().delete(&admin, id).await.unwrap();
     assert_eq!(
-        nd.delete_movie(&admin, id).await.unwrap_err().code(),
+        nd.movies().delete(&admin, id).await.unwrap_err().code(),
         "not_found"
     );
     assert_eq!(
-        nd.list_movies(&user, MovieQuery::default())
+        nd.movies()
+            .list(&user, MovieQuery::default())
             .await
             .unwrap()
             .total,
         0
     );
     assert_eq!(
-        nd.download_movie(&user, id, 0).await.unwrap_err().code(),
+        nd.movies().download(&user, id, 0).await.unwrap_err().code(),
         "not_found"
     );
     assert!(Movie::get(&t.db, id).await?.is_deleted);
-    nd.check_movie(&admin, &md5_hex(b"bytes"))
+    nd.movies()
+        .check(&admin, &md5_hex(b"bytes"))
         .await
         .expect("a deleted movie's content may be uploaded again");
     Ok(())
@@ -321,24 +345,28 @@ async fn downloads_follow_the_wait_and_price_policy(t: &TestDb) -> Result {
     let nd = &env.netdisk;
     let policy = |d: netdisk_core::MovieDownload| (d.wait_secs, d.price);
     assert_eq!(
-        policy(nd.download_movie(&user, free, 0).await.unwrap()),
+        policy(nd.movies().download(&user, free, 0).await.unwrap()),
         (30, 0)
     );
     assert_eq!(
-        policy(nd.download_movie(&user, charged, 0).await.unwrap()),
+        policy(nd.movies().download(&user, charged, 0).await.unwrap()),
         (0, 10)
     );
-    nd.buy_vip(&user).await.unwrap();
+    nd.accounts().buy_vip(&user).await.unwrap();
     assert_eq!(
-        policy(nd.download_movie(&user, free, 0).await.unwrap()),
+        policy(nd.movies().download(&user, free, 0).await.unwrap()),
         (0, 0)
     );
     assert_eq!(
-        policy(nd.download_movie(&user, charged, 0).await.unwrap()),
+        policy(nd.movies().download(&user, charged, 0).await.unwrap()),
         (0, 5)
     );
     assert_eq!(
-        nd.download_movie(&admin, free, 0).await.unwrap_err().code(),
+        nd.movies()
+            .download(&admin, free, 0)
+            .await
+            .unwrap_err()
+            .code(),
         "forbidden"
     );
     Ok(())
@@ -352,7 +380,7 @@ async fn downloads_resume_and_record_only_complete_transfers(t: &TestDb) -> Resu
     let id = upload(&env, &admin, "movie.mp4", &content, false).await;
     let nd = &env.netdisk;
 
-    let mut interrupted = nd.download_movie(&user, id, 0).await.unwrap();
+    let mut interrupted = nd.movies().download(&user, id, 0).await.unwrap();
     assert_eq!(interrupted.transfer.len(), content.len() as u64);
     let mut first_part = vec![0; 70_000];
     interrupted
@@ -361,7 +389,7 @@ async fn downloads_resume_and_record_only_complete_transfers(t: &TestDb) -> Resu
         .await
         .unwrap();
     assert_eq!(
-        interrupted.finish(nd).await.unwrap_err().code(),
+        interrupted.finish(nd.movies()).await.unwrap_err().code(),
         "bad_request"
     );
     assert_eq!(
@@ -370,22 +398,23 @@ async fn downloads_resume_and_record_only_complete_transfers(t: &TestDb) -> Resu
         "no record for an incomplete transfer"
     );
 
-    let mut resumed = nd.download_movie(&user, id, 70_000).await.unwrap();
+    let mut resumed = nd.movies().download(&user, id, 70_000).await.unwrap();
     assert_eq!(resumed.transfer.len(), 130_000);
     let mut rest = Vec::new();
     resumed.transfer.read_to_end(&mut rest).await.unwrap();
     first_part.extend_from_slice(&rest);
     assert_eq!(first_part, content);
-    resumed.finish(nd).await.unwrap();
+    resumed.finish(nd.movies()).await.unwrap();
 
-    let records = nd.download_records(&user, None, None).await.unwrap();
+    let records = nd.movies().records(&user, None, None).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(
         (records[0].movie.as_str(), records[0].price),
         ("movie.mp4", 10)
     );
     let beyond = nd
-        .download_movie(&user, id, content.len() as u64 + 1)
+        .movies()
+        .download(&user, id, content.len() as u64 + 1)
         .await
         .unwrap_err();
     assert_eq!(beyond.code(), "bad_request");
@@ -400,14 +429,15 @@ async fn records_are_the_callers_own_newest_first(t: &TestDb) -> Result {
     let nd = &env.netdisk;
     for name in ["first", "second"] {
         let id = upload(&env, &admin, name, name.as_bytes(), true).await;
-        let mut download = nd.download_movie(&alice, id, 0).await.unwrap();
+        let mut download = nd.movies().download(&alice, id, 0).await.unwrap();
         tokio::io::copy(&mut download.transfer, &mut tokio::io::sink())
             .await
             .unwrap();
-        download.finish(nd).await.unwrap();
+        download.finish(nd.movies()).await.unwrap();
     }
     let movies: Vec<String> = nd
-        .download_records(&alice, None, None)
+        .movies()
+        .records(&alice, None, None)
         .await
         .unwrap()
         .into_iter()
@@ -415,7 +445,8 @@ async fn records_are_the_callers_own_newest_first(t: &TestDb) -> Result {
         .collect();
     assert_eq!(movies, ["second", "first"]);
     assert!(
-        nd.download_records(&bob, None, None)
+        nd.movies()
+            .records(&bob, None, None)
             .await
             .unwrap()
             .is_empty()
@@ -428,11 +459,18 @@ async fn notices_are_newest_first_and_reach_subscribers(t: &TestDb) -> Result {
     let admin = env.admin().await;
     let user = env.user("alice").await;
     let nd = &env.netdisk;
-    let mut subscriber = nd.subscribe_notices();
-    nd.publish_notice(&admin, "first", "hello").await.unwrap();
-    nd.publish_notice(&admin, "second", "again").await.unwrap();
+    let mut subscriber = nd.notices().subscribe();
+    nd.notices()
+        .publish(&admin, "first", "hello")
+        .await
+        .unwrap();
+    nd.notices()
+        .publish(&admin, "second", "again")
+        .await
+        .unwrap();
     let titles: Vec<String> = nd
-        .list_notices(&user, None, None)
+        .notices()
+        .list(&user, None, None)
         .await
         .unwrap()
         .into_iter()
@@ -455,16 +493,18 @@ async fn notices_reach_subscribers_of_other_services_once(t: &TestDb) -> Result 
     let env = env_with(t, |config| config.notice_poll_ms = 20).await;
     let admin = env.admin().await;
     env.netdisk
-        .publish_notice(&admin, "before", "published before the other opened")
+        .notices()
+        .publish(&admin, "before", "published before the other opened")
         .await
         .unwrap();
     let other = env.reopen().await;
-    let mut here = env.netdisk.subscribe_notices();
-    let mut there = other.subscribe_notices();
+    let mut here = env.netdisk.notices().subscribe();
+    let mut there = other.notices().subscribe();
 
     for title in ["one", "two", "three"] {
         env.netdisk
-            .publish_notice(&admin, title, "c")
+            .notices()
+            .publish(&admin, title, "c")
             .await
             .unwrap();
     }

@@ -199,7 +199,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
     }
     if let Some(caller) = caller {
-        let _ = netdisk.logout(&caller).await;
+        let _ = netdisk.accounts().logout(&caller).await;
     }
 }
 
@@ -228,7 +228,7 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                     phone: Some(&r.phone),
                     address: Some(&r.address),
                 };
-                match netdisk.register(account).await {
+                match netdisk.accounts().register(account).await {
                     Ok(profile) => (1, "registered".to_owned(), json!(profile)),
                     Err(ServiceError::BadRequest(msg)) => (2, msg, Value::Null),
                     Err(ServiceError::Conflict(msg)) => (3, msg.to_owned(), Value::Null),
@@ -242,10 +242,14 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 "bad parameters: username and password are strings".to_owned(),
                 Value::Null,
             ),
-            Some(l) => match netdisk.login(&l.username, &l.password, None).await {
+            Some(l) => match netdisk
+                .accounts()
+                .login(&l.username, &l.password, None)
+                .await
+            {
                 Ok(outcome) => {
                     if let Some(previous) = caller.replace(outcome.caller) {
-                        let _ = netdisk.logout(&previous).await;
+                        let _ = netdisk.accounts().logout(&previous).await;
                     }
                     (1, "logged in".to_owned(), json!(outcome.profile))
                 }
@@ -255,17 +259,19 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
         },
         Params::Upload(data) => return upload(netdisk, connection, caller.as_ref(), data).await,
         Params::Check(data) => match (data, caller.as_ref()) {
-            (Some(c), Some(me)) if c.username == me.name() => match netdisk.list_files(me).await {
-                Ok(files) if files.is_empty() => (2, "no files".to_owned(), Value::Null),
-                Ok(files) => {
-                    let list: Vec<Value> = files
-                        .iter()
-                        .map(|f| json!({ "name": f.name, "size": f.size }))
-                        .collect();
-                    (1, "your files".to_owned(), Value::Array(list))
+            (Some(c), Some(me)) if c.username == me.name() => {
+                match netdisk.files().list(me).await {
+                    Ok(files) if files.is_empty() => (2, "no files".to_owned(), Value::Null),
+                    Ok(files) => {
+                        let list: Vec<Value> = files
+                            .iter()
+                            .map(|f| json!({ "name": f.name, "size": f.size }))
+                            .collect();
+                        (1, "your files".to_owned(), Value::Array(list))
+                    }
+                    Err(error) => (4, error.to_string(), Value::Null),
                 }
-                Err(error) => (4, error.to_string(), Value::Null),
-            },
+            }
             _ => (
                 3,
                 "bad parameters, or not the account this connection logged in as".to_owned(),
@@ -303,7 +309,7 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
             .await?;
         return Ok((3, Next::Continue));
     }
-    if netdisk.find_file(me, &request.file_name).await.is_ok() {
+    if netdisk.files().find(me, &request.file_name).await.is_ok() {
         connection
             .write_json(&answer(
                 2,
@@ -330,7 +336,8 @@ async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
     connection.expect_raw(request.file_size);
     let mut body = connection.raw_body_after(go_ahead.as_bytes());
     let stored = netdisk
-        .upload_file(me, &request.file_name, request.file_size, None, &mut body)
+        .files()
+        .upload(me, &request.file_name, request.file_size, None, &mut body)
         .await;
     let went_ahead = body.went_ahead();
     match stored {
@@ -394,13 +401,13 @@ async fn download<S: AsyncRead + AsyncWrite + Unpin + Send>(
         )
         .await;
     };
-    let Ok(file) = netdisk.find_file(me, &request.file_name).await else {
+    let Ok(file) = netdisk.files().find(me, &request.file_name).await else {
         return refuse(connection, 4, "no such file").await;
     };
     if file.size as u64 != request.file_size {
         return refuse(connection, 2, "file_size does not match the stored file").await;
     }
-    let mut download = match netdisk.download_file(me, file.id, 0).await {
+    let mut download = match netdisk.files().download(me, file.id, 0).await {
         Ok(download) => download,
         Err(error) => return refuse(connection, 4, &error.to_string()).await,
     };

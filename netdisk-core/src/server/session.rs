@@ -56,7 +56,7 @@ pub async fn send_reply<S: AsyncRead + AsyncWrite + Unpin>(
             connection.write_frame(&head).await?;
             tokio::time::sleep(Duration::from_secs(download.wait_secs)).await;
             connection.send_raw(&mut download.transfer).await?;
-            if let Err(error) = download.finish(netdisk).await {
+            if let Err(error) = download.finish(netdisk.movies()).await {
                 tracing::error!(%error, "a download completed but its record could not be written");
             }
             Ok(())

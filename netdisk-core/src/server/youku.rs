@@ -230,7 +230,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
     subscription: &mut Option<broadcast::Receiver<crate::NoticeView>>,
 ) -> Result<Reply, ServiceError> {
     let caller: Option<Caller> = match request.session() {
-        Some(token) => Some(netdisk.authenticate(token).await?),
+        Some(token) => Some(netdisk.accounts().authenticate(token).await?),
         None => None,
     };
     if let Some(caller) = &caller {
@@ -252,7 +252,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 phone: None,
                 address: None,
             };
-            netdisk.register(account).await?;
+            netdisk.accounts().register(account).await?;
             Reply::json(ok("registered", json!({}))?)
         }
         Request::Login {
@@ -262,6 +262,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
         } => {
             exchange.user = Some(name.clone());
             let outcome = netdisk
+                .accounts()
                 .login(&name, &password, Some(user_type(&kind)?))
                 .await?;
             Reply::json(ok(
@@ -270,11 +271,11 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             )?)
         }
         Request::Logout { .. } => {
-            netdisk.logout(caller()?).await?;
+            netdisk.accounts().logout(caller()?).await?;
             Reply::json(ok("logged out", json!({}))?)
         }
         Request::CheckMovie { file_md5, .. } => {
-            netdisk.check_movie(caller()?, &file_md5).await?;
+            netdisk.movies().check(caller()?, &file_md5).await?;
             Reply::json(ok(
                 "no movie has this content: upload may go ahead",
                 json!({}),
@@ -294,7 +295,8 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 is_free,
             };
             let id = netdisk
-                .upload_movie(caller()?, upload, &mut connection.raw_body())
+                .movies()
+                .upload(caller()?, upload, &mut connection.raw_body())
                 .await?;
             Reply::json(ok("uploaded", json!({ "movie_id": id }))?)
         }
@@ -321,7 +323,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
                 offset,
                 limit,
             };
-            let list = netdisk.list_movies(caller()?, query).await?;
+            let list = netdisk.movies().list(caller()?, query).await?;
             let movies = MovieList {
                 movie_list: list
                     .movies
@@ -341,26 +343,30 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
         Request::DeleteMovie {
             delete_movie_id, ..
         } => {
-            netdisk.delete_movie(caller()?, delete_movie_id).await?;
+            netdisk.movies().delete(caller()?, delete_movie_id).await?;
             Reply::json(ok("deleted", json!({}))?)
         }
         Request::ReleaseNotice { title, content, .. } => {
-            let id = netdisk.publish_notice(caller()?, &title, &content).await?;
+            let id = netdisk
+                .notices()
+                .publish(caller()?, &title, &content)
+                .await?;
             Reply::json(ok("published", json!({ "notice_id": id }))?)
         }
         Request::CheckNotice { offset, limit, .. } => {
-            let notices = netdisk.list_notices(caller()?, offset, limit).await?;
+            let notices = netdisk.notices().list(caller()?, offset, limit).await?;
             Reply::json(ok("notices", BTreeMap::from([("notice_list", &notices)]))?)
         }
         Request::BuyVip { .. } => {
-            let is_vip = netdisk.buy_vip(caller()?).await?;
+            let is_vip = netdisk.accounts().buy_vip(caller()?).await?;
             Reply::json(ok("you are a VIP", json!({ "is_vip": i32::from(is_vip) }))?)
         }
         Request::DownloadMovie {
             movie_id, offset, ..
         } => {
             let download = netdisk
-                .download_movie(caller()?, movie_id, offset.unwrap_or(0))
+                .movies()
+                .download(caller()?, movie_id, offset.unwrap_or(0))
                 .await?;
             let head = ok(
                 "download follows",
@@ -375,7 +381,7 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Reply::MovieDownload { head, download }
         }
         Request::CheckDownloadRecord { offset, limit, .. } => {
-            let records = netdisk.download_records(caller()?, offset, limit).await?;
+            let records = netdisk.movies().records(caller()?, offset, limit).await?;
             Reply::json(ok("records", BTreeMap::from([("record_list", &records)]))?)
         }
         Request::UploadFile {
@@ -385,7 +391,8 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             ..
         } => {
             let id = netdisk
-                .upload_file(
+                .files()
+                .upload(
                     caller()?,
                     &file_name,
                     file_size,
@@ -397,7 +404,8 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
         }
         Request::ListFiles { .. } => {
             let files: Vec<Value> = netdisk
-                .list_files(caller()?)
+                .files()
+                .list(caller()?)
                 .await?
                 .into_iter()
                 .map(|f| json!({ "file_id": f.id, "file_name": f.name, "file_size": f.size, "upload_time": f.upload_time }))
@@ -408,7 +416,8 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             file_id, offset, ..
         } => {
             let download = netdisk
-                .download_file(caller()?, file_id, offset.unwrap_or(0))
+                .files()
+                .download(caller()?, file_id, offset.unwrap_or(0))
                 .await?;
             let head = ok(
                 "download follows",
@@ -417,12 +426,12 @@ pub(crate) async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
             Reply::FileDownload { head, download }
         }
         Request::DeleteFile { file_id, .. } => {
-            netdisk.delete_file(caller()?, file_id).await?;
+            netdisk.files().delete(caller()?, file_id).await?;
             Reply::json(ok("deleted", json!({}))?)
         }
         Request::Subscribe { .. } => {
             caller()?;
-            *subscription = Some(netdisk.subscribe_notices());
+            *subscription = Some(netdisk.notices().subscribe());
             Reply::json(ok("subscribed: notices will be pushed", json!({}))?)
         }
     };

@@ -1,10 +1,12 @@
 //! The personal netdisk: each person's private files, reachable only by their owner.
 
+use std::sync::Arc;
+
 use mini_orm::Model;
 use tokio::io::AsyncRead;
 
-use super::blobs;
-use super::{Caller, Netdisk, Transfer, check_md5, check_text};
+use super::content::Content;
+use super::{Caller, Shared, Transfer, check_md5, check_text};
 use crate::error::{Result, ServiceError};
 use crate::models::UserFile;
 
@@ -23,11 +25,22 @@ pub struct FileDownload {
     pub transfer: Transfer,
 }
 
-impl Netdisk {
+/// The personal netdisk service. Cheap to clone.
+#[derive(Clone)]
+pub struct Files {
+    shared: Arc<Shared>,
+    content: Content,
+}
+
+impl Files {
+    pub(super) fn new(shared: Arc<Shared>, content: Content) -> Self {
+        Files { shared, content }
+    }
+
     /// Stores a file of `size` bytes from `reader` in the caller's netdisk and returns its id.
     /// `md5`, when given, is checked against the bytes. A name the caller already uses is a
     /// [`ServiceError::Conflict`] (checked before reading, and again by the unique index).
-    pub async fn upload_file<R: AsyncRead + Unpin>(
+    pub async fn upload<R: AsyncRead + Unpin>(
         &self,
         caller: &Caller,
         name: &str,
@@ -39,14 +52,18 @@ impl Netdisk {
         if let Some(md5) = md5 {
             check_md5(md5)?;
         }
-        let limit = self.config().max_file_bytes;
+        let limit = self.shared.config.max_file_bytes;
         if size > limit {
             return Err(ServiceError::TooLarge { size, limit });
         }
-        if self.find_file(caller, name).await.is_ok() {
+        if self.find(caller, name).await.is_ok() {
             return Err(ServiceError::Conflict(NAME_TAKEN));
         }
-        let received = self.storage().receive(reader, size, md5, limit).await?;
+        let received = self
+            .shared
+            .storage
+            .receive(reader, size, md5, limit)
+            .await?;
         let mut file = UserFile {
             id: 0,
             owner_id: caller.user_id,
@@ -54,27 +71,28 @@ impl Netdisk {
             size: received.size as i64,
             md5: received.md5.clone(),
             blob_id: 0,
-            upload_time: self.now_text(),
+            upload_time: self.shared.now_text(),
         };
-        self.insert_with_content(received, &mut file, |f, id| f.blob_id = id, NAME_TAKEN)
+        self.content
+            .insert_with_content(received, &mut file, |f, id| f.blob_id = id, NAME_TAKEN)
             .await?;
         Ok(file.id)
     }
 
     /// The caller's files, newest first.
-    pub async fn list_files(&self, caller: &Caller) -> Result<Vec<UserFile>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<UserFile>> {
         Ok(UserFile::query()
             .filter(UserFile::OWNER_ID.eq(caller.user_id))
             .order_by(UserFile::ID.desc())
-            .all(self.db())
+            .all(&self.shared.db)
             .await?)
     }
 
     /// One of the caller's files by name; anyone else's is [`ServiceError::NotFound`].
-    pub async fn find_file(&self, caller: &Caller, name: &str) -> Result<UserFile> {
+    pub async fn find(&self, caller: &Caller, name: &str) -> Result<UserFile> {
         UserFile::query()
             .filter(UserFile::OWNER_ID.eq(caller.user_id) & UserFile::NAME.eq(name))
-            .first(self.db())
+            .first(&self.shared.db)
             .await?
             .ok_or(ServiceError::NotFound("no such file"))
     }
@@ -82,13 +100,13 @@ impl Netdisk {
     async fn own_file(&self, caller: &Caller, file_id: i64) -> Result<UserFile> {
         UserFile::query()
             .filter(UserFile::ID.eq(file_id) & UserFile::OWNER_ID.eq(caller.user_id))
-            .first(self.db())
+            .first(&self.shared.db)
             .await?
             .ok_or(ServiceError::NotFound("no such file"))
     }
 
     /// Starts a download of one of the caller's files from `offset`.
-    pub async fn download_file(
+    pub async fn download(
         &self,
         caller: &Caller,
         file_id: i64,
@@ -101,8 +119,9 @@ impl Netdisk {
             ));
         }
         let (content, remaining) = self
-            .storage()
-            .open_blob(&self.blob_path(file.blob_id).await?, offset)
+            .shared
+            .storage
+            .open_blob(&self.content.blob_path(file.blob_id).await?, offset)
             .await?;
         Ok(FileDownload {
             file,
@@ -111,22 +130,10 @@ impl Netdisk {
     }
 
     /// Deletes one of the caller's files; its bytes go once no other file or movie shares them.
-    pub async fn delete_file(&self, caller: &Caller, file_id: i64) -> Result<()> {
+    pub async fn delete(&self, caller: &Caller, file_id: i64) -> Result<()> {
         let file = self.own_file(caller, file_id).await?;
-        let mut attempt = 1;
-        let (tx, unused) = loop {
-            let mut tx = self.db().begin().await?;
-            let released = match file.delete(&mut tx).await {
-                Ok(()) => blobs::release(&mut tx, file.blob_id).await,
-                Err(e) => Err(e),
-            };
-            match released {
-                Ok(unused) => break (tx, unused),
-                Err(e) => blobs::retry_after_deadlock(e, &mut attempt).await?,
-            }
-        };
-        tx.commit().await?;
-        self.remove_unreferenced(unused).await;
-        Ok(())
+        self.content
+            .delete_with_reference(&file, file.blob_id)
+            .await
     }
 }

@@ -1,102 +1,75 @@
-//! [`Netdisk`]: the whole service behind one handle. Every operation that needs a logged-in
-//! person takes a [`Caller`], which only [`Netdisk::login`] and [`Netdisk::authenticate`] hand
-//! out, so no request can skip authentication; each operation checks the caller's role itself.
+//! The services, each a handle of its own over what they share (the database, storage, the
+//! configuration and the clock), all of its methods in one file or folder:
+//!
+//! - [`Accounts`]: registration, login with lockout, sessions, VIP;
+//! - [`Movies`]: upload, list, delete, download with the wait and price policy, download records;
+//! - [`Notices`]: publish, list, and live push to subscribers;
+//! - [`Files`]: each person's private netdisk.
+//!
+//! [`Netdisk`] opens them together and hands each out. Every operation that needs a logged-in
+//! person takes a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`]
+//! hand out, so no request can skip authentication; each operation checks the caller's role
+//! itself. No service sees a socket: uploads are readers, downloads are [`Transfer`]s.
 
 mod accounts;
-mod blobs;
+mod caller;
+mod content;
 mod files;
 mod movies;
 mod notices;
-mod touches;
 mod transfer;
 
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use mini_orm::{Db, Model};
+use mini_orm::Db;
 
 use crate::clock::{Clock, SystemClock, format_local};
 use crate::config::Config;
 use crate::error::{Result, ServiceError};
-use crate::models::{self, Blob, Session};
+use crate::models;
 use crate::storage::Storage;
 
-pub use accounts::{LoginOutcome, NewAccount, Profile, UserType};
-pub use files::FileDownload;
-pub use movies::{MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload};
-use notices::NoticeFeed;
-pub use notices::{NoticeView, RecordView};
+pub use accounts::{Accounts, LoginOutcome, NewAccount, Profile, UserType};
+pub use caller::Caller;
+use content::Content;
+pub use content::StartupReport;
+pub use files::{FileDownload, Files};
+pub use movies::{
+    MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload, Movies, RecordView,
+};
+pub use notices::{NoticeView, Notices};
 pub use transfer::Transfer;
 
 /// Largest page a list returns, and its default size (the contract's `limit` default).
 pub const MAX_PAGE: u64 = 1000;
 
-/// A blob file with no row is removed at start-up only once it is this old: a younger one may
-/// belong to an upload another process is committing right now.
-const ORPHAN_GRACE: Duration = Duration::from_secs(600);
-
-/// The service: accounts and sessions, movies, notices, download records and personal files.
-/// Cheap to clone; clones share everything.
-#[derive(Clone)]
-pub struct Netdisk {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
+/// What every service works with. One per process, shared by all the handles.
+pub(crate) struct Shared {
     db: Db,
     storage: Storage,
     config: Config,
     clock: Arc<dyn Clock>,
-    notices: NoticeFeed,
-    touches: touches::Touches,
 }
 
-/// Someone with a valid session, as [`Netdisk::authenticate`] found them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    user_id: i64,
-    name: String,
-    user_type: UserType,
-    session_id: i64,
-}
-
-impl Caller {
-    /// The account's id.
-    pub fn user_id(&self) -> i64 {
-        self.user_id
+impl Shared {
+    fn now(&self) -> i64 {
+        self.clock.now()
     }
 
-    /// The account's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Admin or user.
-    pub fn user_type(&self) -> UserType {
-        self.user_type
-    }
-
-    fn require(&self, role: UserType) -> Result<()> {
-        if self.user_type == role {
-            return Ok(());
-        }
-        Err(ServiceError::Forbidden(match role {
-            UserType::Admin => "only administrators may do this",
-            UserType::User => "only users may do this",
-        }))
+    fn now_text(&self) -> String {
+        format_local(self.now())
     }
 }
 
-/// What start-up found and mended in storage.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct StartupReport {
-    /// Temporary files of interrupted uploads, removed.
-    pub temporaries_removed: usize,
-    /// Stored files that no row refers to, removed.
-    pub orphans_removed: usize,
-    /// Rows whose file is missing (reported, not mended: the bytes are gone).
-    pub missing_files: Vec<String>,
+/// Every service, opened together on one database, storage and clock. Cheap to clone; clones
+/// share everything.
+#[derive(Clone)]
+pub struct Netdisk {
+    shared: Arc<Shared>,
+    accounts: Accounts,
+    movies: Movies,
+    notices: Notices,
+    files: Files,
 }
 
 impl Netdisk {
@@ -121,91 +94,58 @@ impl Netdisk {
         let storage = Storage::open(&config.data_dir)
             .await
             .map_err(|e| ServiceError::Internal(Box::new(e)))?;
-        let notices = NoticeFeed::open(&db).await?;
+        let shared = Arc::new(Shared {
+            db,
+            storage,
+            config,
+            clock,
+        });
+        let content = Content::new(shared.clone());
+        let report = content.check_storage().await?;
+        let accounts = Accounts::open(shared.clone()).await?;
         let netdisk = Netdisk {
-            inner: Arc::new(Inner {
-                db,
-                storage,
-                config,
-                clock,
-                notices,
-                touches: Default::default(),
-            }),
+            movies: Movies::new(shared.clone(), accounts.clone(), content.clone()),
+            files: Files::new(shared.clone(), content),
+            notices: Notices::open(shared.clone()).await?,
+            accounts,
+            shared,
         };
-        let report = netdisk.check_storage().await?;
-        netdisk.purge_expired_sessions().await?;
-        netdisk.poll_notices_in_background();
         Ok((netdisk, report))
+    }
+
+    /// Accounts and sessions.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Movies and download records.
+    pub fn movies(&self) -> &Movies {
+        &self.movies
+    }
+
+    /// Notices.
+    pub fn notices(&self) -> &Notices {
+        &self.notices
+    }
+
+    /// Personal files.
+    pub fn files(&self) -> &Files {
+        &self.files
     }
 
     /// The database pool.
     pub fn db(&self) -> &Db {
-        &self.inner.db
+        &self.shared.db
     }
 
     /// The configuration in force.
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.shared.config
     }
 
     /// The file storage.
     pub fn storage(&self) -> &Storage {
-        &self.inner.storage
-    }
-
-    fn now(&self) -> i64 {
-        self.inner.clock.now()
-    }
-
-    fn now_text(&self) -> String {
-        format_local(self.now())
-    }
-
-    async fn check_storage(&self) -> Result<StartupReport> {
-        let storage = &self.inner.storage;
-        let internal = |e: std::io::Error| ServiceError::Internal(Box::new(e));
-        let mut report = StartupReport {
-            temporaries_removed: storage.sweep_temporaries().await.map_err(internal)?,
-            ..StartupReport::default()
-        };
-        let known: HashSet<String> = Blob::query()
-            .all(self.db())
-            .await?
-            .iter()
-            .map(|b| Storage::blob_path(&b.sha256, b.id))
-            .collect();
-        let on_disk: HashSet<String> = storage
-            .list_blobs()
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .collect();
-        for orphan in on_disk.difference(&known) {
-            let age = tokio::fs::metadata(storage.root().join(orphan))
-                .await
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok());
-            if age.is_some_and(|age| age >= ORPHAN_GRACE) {
-                storage.remove_blob(orphan).await?;
-                report.orphans_removed += 1;
-            }
-        }
-        report.missing_files = known.difference(&on_disk).cloned().collect();
-        report.missing_files.sort();
-        for missing in &report.missing_files {
-            tracing::error!(blob = %missing, "a stored file is missing: its movie or file cannot be downloaded");
-        }
-        Ok(report)
-    }
-
-    async fn purge_expired_sessions(&self) -> Result<()> {
-        let idle_since = self.now() - self.inner.config.session_idle_secs as i64;
-        Session::query()
-            .filter(Session::LAST_SEEN.lt(idle_since))
-            .delete(self.db())
-            .await?;
-        Ok(())
+        &self.shared.storage
     }
 }
 

@@ -1,12 +1,18 @@
 //! Movies: duplicate check, upload, paged lists, soft delete, and downloads with the wait-time
-//! and price policy; the download record is written only once the whole transfer was read.
+//! and price policy; the download record is written only once the whole transfer was read, and
+//! its owner lists their records.
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use mini_orm::{Filter, Model};
+use serde::Serialize;
 use tokio::io::AsyncRead;
 
-use super::{Caller, Netdisk, Transfer, UserType, check_md5, check_text, page};
+use super::content::Content;
+use super::{Accounts, Caller, Shared, Transfer, UserType, check_md5, check_text, page};
 use crate::error::{Result, ServiceError};
-use crate::models::{DownloadRecord, Movie, User};
+use crate::models::{DownloadRecord, Movie};
 
 /// The answer when a live movie has the same content.
 const DUPLICATE_MOVIE: &str = "a movie with this content exists already";
@@ -71,6 +77,17 @@ pub struct MovieList {
     pub total: u64,
 }
 
+/// A download record as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordView {
+    /// The movie's name.
+    pub movie: String,
+    /// When the download completed.
+    pub download_time: String,
+    /// What it cost.
+    pub price: i64,
+}
+
 /// A download about to be sent: metadata for the response frame, the bytes, and the policy.
 #[derive(Debug)]
 pub struct MovieDownload {
@@ -88,7 +105,7 @@ pub struct MovieDownload {
 impl MovieDownload {
     /// Records the download, once the whole transfer has been read. An incomplete transfer
     /// records nothing and is a [`ServiceError::BadRequest`].
-    pub async fn finish(self, netdisk: &Netdisk) -> Result<()> {
+    pub async fn finish(self, movies: &Movies) -> Result<()> {
         if !self.transfer.is_complete() {
             return Err(ServiceError::bad_request(
                 "the download did not complete; nothing was recorded",
@@ -98,10 +115,10 @@ impl MovieDownload {
             id: 0,
             user_id: self.user_id,
             movie_id: self.movie.id,
-            download_time: netdisk.now_text(),
+            download_time: movies.shared.now_text(),
             price: self.price,
         };
-        record.save(netdisk.db()).await?;
+        record.save(&movies.shared.db).await?;
         Ok(())
     }
 }
@@ -110,14 +127,30 @@ fn live() -> Filter<Movie> {
     Movie::IS_DELETED.eq(false)
 }
 
-impl Netdisk {
+/// The movie service. Cheap to clone.
+#[derive(Clone)]
+pub struct Movies {
+    shared: Arc<Shared>,
+    accounts: Accounts,
+    content: Content,
+}
+
+impl Movies {
+    pub(super) fn new(shared: Arc<Shared>, accounts: Accounts, content: Content) -> Self {
+        Movies {
+            shared,
+            accounts,
+            content,
+        }
+    }
+
     /// Ok when no live movie has this MD5 (an upload may go ahead); [`ServiceError::Conflict`]
     /// when one does. Admins only.
-    pub async fn check_movie(&self, caller: &Caller, md5: &str) -> Result<()> {
+    pub async fn check(&self, caller: &Caller, md5: &str) -> Result<()> {
         caller.require(UserType::Admin)?;
         check_md5(md5)?;
         let same = Movie::query().filter(live() & Movie::FILE_MD5.eq(md5.to_ascii_lowercase()));
-        if same.exists(self.db()).await? {
+        if same.exists(&self.shared.db).await? {
             return Err(ServiceError::Conflict(DUPLICATE_MOVIE));
         }
         Ok(())
@@ -127,7 +160,7 @@ impl Netdisk {
     /// only. Checks that need no bytes (role, name, MD5 shape, size limit, duplicate) come first
     /// and leave the reader untouched. The movie becomes visible only once its bytes are on disk,
     /// verified and durable; on any failure nothing is left behind.
-    pub async fn upload_movie<R: AsyncRead + Unpin>(
+    pub async fn upload<R: AsyncRead + Unpin>(
         &self,
         caller: &Caller,
         upload: MovieUpload<'_>,
@@ -135,16 +168,17 @@ impl Netdisk {
     ) -> Result<i64> {
         caller.require(UserType::Admin)?;
         check_text("a movie name", upload.name, MAX_MOVIE_NAME_CHARS)?;
-        let limit = self.config().max_movie_bytes;
+        let limit = self.shared.config.max_movie_bytes;
         if upload.size > limit {
             return Err(ServiceError::TooLarge {
                 size: upload.size,
                 limit,
             });
         }
-        self.check_movie(caller, upload.md5).await?;
+        self.check(caller, upload.md5).await?;
         let received = self
-            .storage()
+            .shared
+            .storage
             .receive(reader, upload.size, Some(upload.md5), limit)
             .await?;
         let mut movie = Movie {
@@ -155,21 +189,22 @@ impl Netdisk {
             file_md5: received.md5.clone(),
             blob_id: 0,
             size: received.size as i64,
-            upload_time: self.now_text(),
+            upload_time: self.shared.now_text(),
             user_id: caller.user_id,
         };
-        self.insert_with_content(
-            received,
-            &mut movie,
-            |m, id| m.blob_id = id,
-            DUPLICATE_MOVIE,
-        )
-        .await?;
+        self.content
+            .insert_with_content(
+                received,
+                &mut movie,
+                |m, id| m.blob_id = id,
+                DUPLICATE_MOVIE,
+            )
+            .await?;
         Ok(movie.id)
     }
 
     /// A page of live movies, newest first, with the total that match. Any logged-in caller.
-    pub async fn list_movies(&self, _caller: &Caller, query: MovieQuery<'_>) -> Result<MovieList> {
+    pub async fn list(&self, _caller: &Caller, query: MovieQuery<'_>) -> Result<MovieList> {
         let mut filter = live();
         match query.kind.unwrap_or(MovieKind::All) {
             MovieKind::All => {}
@@ -188,12 +223,12 @@ impl Netdisk {
         }
         let (offset, limit) = page(query.offset, query.limit);
         let matching = Movie::query().filter(filter);
-        let total = matching.clone().count(self.db()).await?;
+        let total = matching.clone().count(&self.shared.db).await?;
         let movies = matching
             .order_by(Movie::ID.desc())
             .offset(offset)
             .limit(limit)
-            .all(self.db())
+            .all(&self.shared.db)
             .await?
             .into_iter()
             .map(|m| MovieSummary {
@@ -207,11 +242,11 @@ impl Netdisk {
 
     /// Soft-deletes a movie: the row stays, marked deleted; it leaves lists and downloads.
     /// Admins only.
-    pub async fn delete_movie(&self, caller: &Caller, movie_id: i64) -> Result<()> {
+    pub async fn delete(&self, caller: &Caller, movie_id: i64) -> Result<()> {
         caller.require(UserType::Admin)?;
         let matched = Movie::query()
             .filter(Movie::ID.eq(movie_id) & live())
-            .update(self.db(), [Movie::IS_DELETED.set(true)])
+            .update(&self.shared.db, [Movie::IS_DELETED.set(true)])
             .await?;
         if matched == 0 {
             return Err(ServiceError::NotFound("no such movie"));
@@ -221,7 +256,7 @@ impl Netdisk {
 
     /// Starts a download of a live movie from `offset` (to resume). Users only. The price and
     /// the wait follow the configuration and the caller's VIP state at this moment.
-    pub async fn download_movie(
+    pub async fn download(
         &self,
         caller: &Caller,
         movie_id: i64,
@@ -230,7 +265,7 @@ impl Netdisk {
         caller.require(UserType::User)?;
         let movie = Movie::query()
             .filter(Movie::ID.eq(movie_id) & live())
-            .first(self.db())
+            .first(&self.shared.db)
             .await?
             .ok_or(ServiceError::NotFound("no such movie"))?;
         if offset > movie.size as u64 {
@@ -238,8 +273,8 @@ impl Netdisk {
                 "offset is past the end of the movie",
             ));
         }
-        let is_vip = User::get(self.db(), caller.user_id).await?.is_vip;
-        let config = self.config();
+        let is_vip = self.accounts.profile(caller).await?.is_vip;
+        let config = &self.shared.config;
         let (wait_secs, price) = match (movie.is_free, is_vip) {
             (true, false) => (config.free_wait_secs, 0),
             (true, true) => (0, 0),
@@ -247,8 +282,9 @@ impl Netdisk {
             (false, false) => (0, config.regular_price),
         };
         let (file, remaining) = self
-            .storage()
-            .open_blob(&self.blob_path(movie.blob_id).await?, offset)
+            .shared
+            .storage
+            .open_blob(&self.content.blob_path(movie.blob_id).await?, offset)
             .await?;
         Ok(MovieDownload {
             movie,
@@ -257,5 +293,39 @@ impl Netdisk {
             transfer: Transfer::new(file, remaining),
             user_id: caller.user_id,
         })
+    }
+
+    /// The caller's own download records, newest first. Users only.
+    pub async fn records(
+        &self,
+        caller: &Caller,
+        offset: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Vec<RecordView>> {
+        caller.require(UserType::User)?;
+        let (offset, limit) = page(offset, limit);
+        let records = DownloadRecord::query()
+            .filter(DownloadRecord::USER_ID.eq(caller.user_id))
+            .order_by(DownloadRecord::ID.desc())
+            .offset(offset)
+            .limit(limit)
+            .all(&self.shared.db)
+            .await?;
+        let movie_ids: Vec<i64> = records.iter().map(|r| r.movie_id).collect();
+        let names: HashMap<i64, String> = Movie::query()
+            .filter(Movie::ID.is_in(movie_ids))
+            .all(&self.shared.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m.name))
+            .collect();
+        Ok(records
+            .into_iter()
+            .map(|r| RecordView {
+                movie: names.get(&r.movie_id).cloned().unwrap_or_default(),
+                download_time: r.download_time,
+                price: r.price,
+            })
+            .collect())
     }
 }

@@ -1,12 +1,11 @@
-//! Notices (published by admins, listed newest first, pushed to subscribers) and the caller's
-//! own download records.
+//! Notices: published by admins, listed newest first, pushed to subscribers.
 //!
 //! A notice published through this process is pushed to its subscribers at once. Other processes
 //! sharing the database learn of it by polling the notice table every
 //! [`notice_poll_ms`](crate::Config::notice_poll_ms): the [`NoticeFeed`] remembers which ids it
 //! has pushed, so each notice reaches each subscriber once, whichever way it came.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,9 +13,9 @@ use mini_orm::Model;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::{Caller, Netdisk, UserType, check_text, page};
+use super::{Caller, Shared, UserType, check_text, page};
 use crate::error::{Result, ServiceError};
-use crate::models::{DownloadRecord, Movie, Notice};
+use crate::models::Notice;
 use mini_orm::Db;
 
 /// Longest notice title, in characters.
@@ -35,17 +34,6 @@ pub struct NoticeView {
     pub create_time: String,
 }
 
-/// A download record as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RecordView {
-    /// The movie's name.
-    pub movie: String,
-    /// When the download completed.
-    pub download_time: String,
-    /// What it cost.
-    pub price: i64,
-}
-
 impl From<Notice> for NoticeView {
     fn from(notice: Notice) -> Self {
         NoticeView {
@@ -56,9 +44,30 @@ impl From<Notice> for NoticeView {
     }
 }
 
-impl Netdisk {
+/// The notice service. Cheap to clone.
+#[derive(Clone)]
+pub struct Notices {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    feed: NoticeFeed,
+}
+
+impl Notices {
+    /// Opens the feed and starts looking for other processes' notices.
+    pub(super) async fn open(shared: Arc<Shared>) -> Result<Notices> {
+        let feed = NoticeFeed::open(&shared.db).await?;
+        let notices = Notices {
+            inner: Arc::new(Inner { shared, feed }),
+        };
+        notices.poll_in_background();
+        Ok(notices)
+    }
+
     /// Publishes a notice and sends it to every subscriber. Admins only.
-    pub async fn publish_notice(&self, caller: &Caller, title: &str, content: &str) -> Result<i64> {
+    pub async fn publish(&self, caller: &Caller, title: &str, content: &str) -> Result<i64> {
         caller.require(UserType::Admin)?;
         check_text("a title", title, MAX_TITLE_CHARS)?;
         if content.chars().count() > MAX_CONTENT_CHARS {
@@ -70,17 +79,17 @@ impl Netdisk {
             id: 0,
             title: title.to_owned(),
             content: content.to_owned(),
-            create_time: self.now_text(),
+            create_time: self.inner.shared.now_text(),
             user_id: caller.user_id,
         };
-        notice.save(self.db()).await?;
+        notice.save(&self.inner.shared.db).await?;
         let id = notice.id;
-        self.inner.notices.push(notice);
+        self.inner.feed.push(notice);
         Ok(id)
     }
 
     /// A page of notices, newest first. Any logged-in caller.
-    pub async fn list_notices(
+    pub async fn list(
         &self,
         _caller: &Caller,
         offset: Option<u64>,
@@ -91,35 +100,35 @@ impl Netdisk {
             .order_by(Notice::ID.desc())
             .offset(offset)
             .limit(limit)
-            .all(self.db())
+            .all(&self.inner.shared.db)
             .await?;
         Ok(notices.into_iter().map(NoticeView::from).collect())
     }
 
     /// Every notice published from now on, as it is published. A receiver that falls more than
     /// 64 notices behind loses the oldest ones (`RecvError::Lagged`).
-    pub fn subscribe_notices(&self) -> broadcast::Receiver<NoticeView> {
-        self.inner.notices.sender.subscribe()
+    pub fn subscribe(&self) -> broadcast::Receiver<NoticeView> {
+        self.inner.feed.sender.subscribe()
     }
 
     /// Pushes the notices other processes published since the last look (see the module doc).
-    async fn poll_notices(&self) -> Result<()> {
-        let floor = self.inner.notices.floor();
+    async fn poll(&self) -> Result<()> {
+        let floor = self.inner.feed.floor();
         let fresh = Notice::query()
             .filter(Notice::ID.gt(floor))
             .order_by(Notice::ID.asc())
-            .all(self.db())
+            .all(&self.inner.shared.db)
             .await?;
         for notice in fresh {
-            self.inner.notices.push(notice);
+            self.inner.feed.push(notice);
         }
         Ok(())
     }
 
-    /// Starts the task that runs [`Netdisk::poll_notices`] every `notice_poll_ms`, for as long
+    /// Starts the task that runs [`Notices::poll`] every `notice_poll_ms`, for as long
     /// as a clone of this service lives.
-    pub(super) fn poll_notices_in_background(&self) {
-        let every = Duration::from_millis(self.config().notice_poll_ms);
+    fn poll_in_background(&self) {
+        let every = Duration::from_millis(self.inner.shared.config.notice_poll_ms);
         if every.is_zero() {
             return;
         }
@@ -133,7 +142,7 @@ impl Netdisk {
                 let Some(inner) = service.upgrade() else {
                     return;
                 };
-                let outcome = Netdisk { inner }.poll_notices().await;
+                let outcome = Notices { inner }.poll().await;
                 // One warning per outage, not one per tick.
                 match outcome {
                     Err(ref error) if !failing => {
@@ -145,40 +154,6 @@ impl Netdisk {
                 failing = outcome.is_err();
             }
         });
-    }
-
-    /// The caller's own download records, newest first. Users only.
-    pub async fn download_records(
-        &self,
-        caller: &Caller,
-        offset: Option<u64>,
-        limit: Option<u64>,
-    ) -> Result<Vec<RecordView>> {
-        caller.require(UserType::User)?;
-        let (offset, limit) = page(offset, limit);
-        let records = DownloadRecord::query()
-            .filter(DownloadRecord::USER_ID.eq(caller.user_id))
-            .order_by(DownloadRecord::ID.desc())
-            .offset(offset)
-            .limit(limit)
-            .all(self.db())
-            .await?;
-        let movie_ids: Vec<i64> = records.iter().map(|r| r.movie_id).collect();
-        let names: HashMap<i64, String> = Movie::query()
-            .filter(Movie::ID.is_in(movie_ids))
-            .all(self.db())
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m.name))
-            .collect();
-        Ok(records
-            .into_iter()
-            .map(|r| RecordView {
-                movie: names.get(&r.movie_id).cloned().unwrap_or_default(),
-                download_time: r.download_time,
-                price: r.price,
-            })
-            .collect())
     }
 }
 

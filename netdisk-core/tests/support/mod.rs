@@ -51,13 +51,19 @@ impl Env {
 
     pub async fn register(&self, name: &str, user_type: UserType) {
         self.netdisk
+            .accounts()
             .register(account(name, user_type))
             .await
             .unwrap();
     }
 
     pub async fn login(&self, name: &str) -> Caller {
-        self.netdisk.login(name, "pw", None).await.unwrap().caller
+        self.netdisk
+            .accounts()
+            .login(name, "pw", None)
+            .await
+            .unwrap()
+            .caller
     }
 
     pub async fn admin(&self) -> Caller {

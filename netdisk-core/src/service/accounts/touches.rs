@@ -9,7 +9,7 @@ use std::sync::{Mutex, PoisonError};
 
 use mini_orm::Model;
 
-use super::Netdisk;
+use super::Accounts;
 use crate::error::Result;
 use crate::models::Session;
 
@@ -60,11 +60,11 @@ impl Drop for Taken<'_> {
     }
 }
 
-impl Netdisk {
+impl Accounts {
     /// Sets session `id`'s `last_seen` to now, together with the other sessions that come due
     /// meanwhile; returns once it is written.
     pub(super) async fn touch_session(&self, id: i64) -> Result<()> {
-        let touches = &self.inner.touches;
+        let touches = &*self.touches;
         let joined = {
             let mut group = touches.collecting();
             group.sessions.push(id);
@@ -92,7 +92,7 @@ impl Netdisk {
     }
 
     async fn write_last_seen(&self, sessions: &[i64]) -> Result<()> {
-        let now = self.now();
+        let now = self.shared.now();
         for some in sessions.chunks(SESSIONS_PER_STATEMENT) {
             Session::query()
                 .filter(Session::ID.is_in(some.iter().copied()))

@@ -1,11 +1,15 @@
 //! Accounts and sessions: registration with the admin sign-up policy, login with lockout, session
 //! tokens, logout, VIP.
 
+mod touches;
+
+use std::sync::Arc;
+
 use mini_orm::{Error as OrmError, Model};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{Caller, Netdisk, check_text};
+use super::{Caller, Shared, check_text};
 use crate::clock::format_local;
 use crate::error::{Result, ServiceError};
 use crate::models::{Session, User};
@@ -115,7 +119,41 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-impl Netdisk {
+/// The accounts and sessions service. Cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    shared: Arc<Shared>,
+    touches: Arc<touches::Touches>,
+}
+
+impl Accounts {
+    /// The service, after ending the sessions that expired while no server ran.
+    pub(super) async fn open(shared: Arc<Shared>) -> Result<Accounts> {
+        let accounts = Accounts {
+            shared,
+            touches: Default::default(),
+        };
+        accounts.purge_expired_sessions().await?;
+        Ok(accounts)
+    }
+
+    fn db(&self) -> &mini_orm::Db {
+        &self.shared.db
+    }
+
+    fn config(&self) -> &crate::Config {
+        &self.shared.config
+    }
+
+    async fn purge_expired_sessions(&self) -> Result<()> {
+        let idle_since = self.shared.now() - self.config().session_idle_secs as i64;
+        Session::query()
+            .filter(Session::LAST_SEEN.lt(idle_since))
+            .delete(self.db())
+            .await?;
+        Ok(())
+    }
+
     /// Creates an account. Names are unique ([`ServiceError::Conflict`], also when two register
     /// the same name at once). An admin account is refused ([`ServiceError::Forbidden`]) once an
     /// admin exists, unless the configuration opens admin sign-up.
@@ -134,7 +172,7 @@ impl Netdisk {
             id: 0,
             name: account.name.to_owned(),
             pwd_hash: password::hash(account.password).await?,
-            register_time: self.now_text(),
+            register_time: self.shared.now_text(),
             is_vip: false,
             user_type: account.user_type.as_str().to_owned(),
             failed_logins: 0,
@@ -179,7 +217,7 @@ impl Netdisk {
         password: &str,
         user_type: Option<UserType>,
     ) -> Result<LoginOutcome> {
-        let now = self.now();
+        let now = self.shared.now();
         let threshold = i64::from(self.config().lockout_threshold.max(1));
         let by_name = || User::query().filter(User::NAME.eq(name));
         let reserved = by_name()
@@ -259,7 +297,7 @@ impl Netdisk {
         if token.len() != 32 {
             return Err(ServiceError::NotLoggedIn);
         }
-        let now = self.now();
+        let now = self.shared.now();
         let by_hash = Session::query().filter(Session::TOKEN_HASH.eq(token_hash(token)));
         let session = by_hash
             .first(self.db())

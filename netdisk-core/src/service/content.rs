@@ -1,12 +1,38 @@
-//! Reference-counted content: identical bytes are stored once, and a file is removed only when
-//! its last reference goes, inside the same transaction that removes the reference.
+//! Reference-counted content, shared by movies and files: identical bytes are stored once, and a
+//! file is removed only when its last reference goes, inside the same transaction that removes
+//! the reference. Also start-up's check that rows and stored files agree.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use mini_orm::{Model, Transaction};
 
-use super::Netdisk;
+use super::Shared;
 use crate::error::{Result, ServiceError};
 use crate::models::Blob;
 use crate::storage::{Received, Storage};
+
+/// A blob file with no row is removed at start-up only once it is this old: a younger one may
+/// belong to an upload another process is committing right now.
+const ORPHAN_GRACE: Duration = Duration::from_secs(600);
+
+/// What start-up found and mended in storage.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StartupReport {
+    /// Temporary files of interrupted uploads, removed.
+    pub temporaries_removed: usize,
+    /// Stored files that no row refers to, removed.
+    pub orphans_removed: usize,
+    /// Rows whose file is missing (reported, not mended: the bytes are gone).
+    pub missing_files: Vec<String>,
+}
+
+/// The content store: blob rows and their files, used by the movie and file services.
+#[derive(Clone)]
+pub(super) struct Content {
+    shared: Arc<Shared>,
+}
 
 /// The blob row [`reserve`] found or created for some content.
 enum Reserved {
@@ -53,7 +79,7 @@ async fn reserve(tx: &mut Transaction, sha256: &str, size: u64) -> mini_orm::Res
 /// Decides what follows a failed transaction that adds or drops references (already rolled
 /// back): after a deadlock, a short random pause before the caller runs it again; after any
 /// other error, or too many deadlocks, the error.
-pub(super) async fn retry_after_deadlock(error: mini_orm::Error, attempt: &mut u32) -> Result<()> {
+async fn retry_after_deadlock(error: mini_orm::Error, attempt: &mut u32) -> Result<()> {
     if !error.is_deadlock() || *attempt >= DEADLOCK_ATTEMPTS {
         return Err(error.into());
     }
@@ -65,10 +91,7 @@ pub(super) async fn retry_after_deadlock(error: mini_orm::Error, attempt: &mut u
 
 /// Drops one reference inside `tx`; when it was the last, deletes the row and returns the file
 /// to remove once the transaction has committed.
-pub(super) async fn release(
-    tx: &mut Transaction,
-    blob_id: i64,
-) -> mini_orm::Result<Option<String>> {
+async fn release(tx: &mut Transaction, blob_id: i64) -> mini_orm::Result<Option<String>> {
     Blob::query()
         .filter(Blob::ID.eq(blob_id))
         .update(&mut *tx, [Blob::REFS.increment(-1)])
@@ -82,7 +105,15 @@ pub(super) async fn release(
     Ok(Some(Storage::blob_path(&blob.sha256, blob.id)))
 }
 
-impl Netdisk {
+impl Content {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        Content { shared }
+    }
+
+    fn storage(&self) -> &Storage {
+        &self.shared.storage
+    }
+
     /// Inserts `row`, which refers to `received`'s content through `set_blob`, in one transaction
     /// with the content's reference: both commit or neither does (and a file this created is
     /// removed again). A unique violation of the row is [`ServiceError::Conflict`] with `conflict`.
@@ -95,7 +126,7 @@ impl Netdisk {
     ) -> Result<()> {
         let mut attempt = 1;
         let (mut tx, reserved) = loop {
-            let mut tx = self.db().begin().await?;
+            let mut tx = self.shared.db.begin().await?;
             match reserve(&mut tx, &received.sha256, received.size).await {
                 Ok(reserved) => break (tx, reserved),
                 Err(e) => retry_after_deadlock(e, &mut attempt).await?,
@@ -135,7 +166,71 @@ impl Netdisk {
 
     /// The stored path of a blob.
     pub(super) async fn blob_path(&self, blob_id: i64) -> Result<String> {
-        let blob = Blob::get(self.db(), blob_id).await?;
+        let blob = Blob::get(&self.shared.db, blob_id).await?;
         Ok(Storage::blob_path(&blob.sha256, blob.id))
+    }
+
+    /// Deletes `row`, which refers to blob `blob_id`, in one transaction with its reference
+    /// (run again after a deadlock); the blob's file goes once nothing uses it.
+    pub(super) async fn delete_with_reference<M: Model + Sync>(
+        &self,
+        row: &M,
+        blob_id: i64,
+    ) -> Result<()> {
+        let mut attempt = 1;
+        let (tx, unused) = loop {
+            let mut tx = self.shared.db.begin().await?;
+            let released = match row.delete(&mut tx).await {
+                Ok(()) => release(&mut tx, blob_id).await,
+                Err(e) => Err(e),
+            };
+            match released {
+                Ok(unused) => break (tx, unused),
+                Err(e) => retry_after_deadlock(e, &mut attempt).await?,
+            }
+        };
+        tx.commit().await?;
+        self.remove_unreferenced(unused).await;
+        Ok(())
+    }
+
+    /// Removes temporary files of interrupted uploads and stored files that no row refers to
+    /// (once older than [`ORPHAN_GRACE`]), and reports rows whose file is missing.
+    pub(super) async fn check_storage(&self) -> Result<StartupReport> {
+        let storage = self.storage();
+        let internal = |e: std::io::Error| ServiceError::Internal(Box::new(e));
+        let mut report = StartupReport {
+            temporaries_removed: storage.sweep_temporaries().await.map_err(internal)?,
+            ..StartupReport::default()
+        };
+        let known: HashSet<String> = Blob::query()
+            .all(&self.shared.db)
+            .await?
+            .iter()
+            .map(|b| Storage::blob_path(&b.sha256, b.id))
+            .collect();
+        let on_disk: HashSet<String> = storage
+            .list_blobs()
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .collect();
+        for orphan in on_disk.difference(&known) {
+            let age = tokio::fs::metadata(storage.root().join(orphan))
+                .await
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok());
+            if age.is_some_and(|age| age >= ORPHAN_GRACE) {
+                storage.remove_blob(orphan).await?;
+                report.orphans_removed += 1;
+            }
+        }
+        report.missing_files = known.difference(&on_disk).cloned().collect();
+        report.missing_files.sort();
+        for missing in &report.missing_files {
+            tracing::error!(blob = %missing, "a stored file is missing: its movie or file cannot be downloaded");
+        }
+        Ok(report)
     }
 }

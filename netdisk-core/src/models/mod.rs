@@ -1,0 +1,32 @@
+//! The service's tables, as `mini_orm` models: one file per service, beside the service that
+//! writes them (`accounts`: users and sessions; `movies`: movies and download records;
+//! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files).
+//!
+//! Times are text in the contract's `"YYYY-MM-DD HH:MM:SS"` form (server local time), which is
+//! what the protocol returns and sorts correctly as text.
+
+mod accounts;
+mod content;
+mod files;
+mod movies;
+mod notices;
+
+use mini_orm::{Db, Result};
+
+pub use accounts::{Session, User};
+pub use content::Blob;
+pub use files::UserFile;
+pub use movies::{DownloadRecord, Movie};
+pub use notices::Notice;
+
+/// Creates every table and index that is missing (idempotent; run at start-up).
+pub async fn create_schema(db: &Db) -> Result<()> {
+    db.create_table::<User>().await?;
+    db.create_table::<Movie>().await?;
+    db.create_table::<Notice>().await?;
+    db.create_table::<DownloadRecord>().await?;
+    db.create_table::<Session>().await?;
+    db.create_table::<Blob>().await?;
+    db.create_table::<UserFile>().await?;
+    Ok(())
+}
