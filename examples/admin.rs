@@ -1,6 +1,6 @@
 //! The admin client of the video site: with no subcommand, the original project's numbered menu
 //! (register, log in, upload and delete movies, publish notices, the personal netdisk); with
-//! one, the same operation for scripts. Start the server first (`--example server`).
+//! one, the same operation for scripts. Start the server first (`cargo run -p examples --bin server`).
 //!
 //! ```text
 //! cargo run -p examples --example admin                    # the menu, server on 127.0.0.1:8080

@@ -1,11 +1,15 @@
-//! Starts both protocol servers on one service: Youku (default 127.0.0.1:8080) and netdisk
-//! (default 127.0.0.1:1111), on embedded SQLite in ./netdisk-data unless told otherwise.
+//! Starts every door ([`server::DOORS`]: Youku on 127.0.0.1:8080, netdisk on 127.0.0.1:1111)
+//! on one set of services, on embedded SQLite in ./netdisk-data unless told otherwise. Each door
+//! has the flags `--<door> ADDR` and `--no-<door>`, made from the list of doors.
 //!
 //! ```text
-//! cargo run -p examples --example server
-//! cargo run -p examples --example server -- --db mysql://root@127.0.0.1:3306/test --youku 0.0.0.0:8080 --no-netdisk
-//! cargo run -p examples --example server -- --config netdisk.toml      # plus NETDISK_* variables
+//! cargo run -p examples --bin server
+//! cargo run -p examples --bin server -- --db mysql://root@127.0.0.1:3306/test --youku 0.0.0.0:8080 --no-netdisk
+//! cargo run -p examples --bin server -- --config netdisk.toml      # plus NETDISK_* variables
 //! ```
+//!
+//! A binary, not an example: cargo builds examples with the package's dev-dependencies (the
+//! ORM's test harness among them), binaries without.
 //! Ctrl-C or SIGTERM stops accepting, closes idle connections and lets transfers in flight
 //! finish (up to the configured grace period).
 //!
@@ -18,12 +22,12 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Arg, ArgAction, ArgMatches, Args as _, Command, FromArgMatches, value_parser};
+use netdisk_core::config::Listen;
 use netdisk_core::{Config, Netdisk, server};
 
-/// The video site and netdisk server.
-#[derive(Parser)]
-#[command(version, about)]
+/// The server's options besides the doors' (see [`door_flags`]).
+#[derive(clap::Args)]
 struct Args {
     /// A TOML configuration file (see the README); NETDISK_* environment variables override it.
     #[arg(long)]
@@ -34,18 +38,6 @@ struct Args {
     /// Where files (and the default SQLite database) are stored.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Address of the Youku protocol server.
-    #[arg(long)]
-    youku: Option<SocketAddr>,
-    /// Address of the netdisk protocol server.
-    #[arg(long)]
-    netdisk: Option<SocketAddr>,
-    /// Do not start the Youku protocol server.
-    #[arg(long)]
-    no_youku: bool,
-    /// Do not start the netdisk protocol server.
-    #[arg(long)]
-    no_netdisk: bool,
     /// Connections served at once.
     #[arg(long)]
     max_connections: Option<usize>,
@@ -62,22 +54,56 @@ impl Args {
         if let Some(dir) = self.data_dir {
             config.data_dir = dir;
         }
-        if let Some(addr) = self.youku {
-            config.server.youku_addr = Some(addr);
-        }
-        if let Some(addr) = self.netdisk {
-            config.server.netdisk_addr = Some(addr);
-        }
-        if self.no_youku {
-            config.server.youku_addr = None;
-        }
-        if self.no_netdisk {
-            config.server.netdisk_addr = None;
-        }
         if let Some(n) = self.max_connections {
             config.server.max_connections = n;
         }
         config.admin_signup_open |= self.admin_signup_open;
+    }
+}
+
+/// The command line: [`Args`], plus `--<door> ADDR` and `--no-<door>` for every door.
+fn command() -> Command {
+    let command = Args::augment_args(
+        Command::new("server")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("The video site and netdisk server: every door on one set of services."),
+    );
+    server::DOORS.iter().fold(command, |command, door| {
+        let name = door.name;
+        command
+            .arg(
+                Arg::new(name)
+                    .long(name)
+                    .value_name("ADDR")
+                    .value_parser(value_parser!(SocketAddr))
+                    .help(format!(
+                        "Address of the {name} door (default {})",
+                        door.default_addr
+                    )),
+            )
+            .arg(
+                Arg::new(format!("no-{name}"))
+                    .long(format!("no-{name}"))
+                    .action(ArgAction::SetTrue)
+                    .conflicts_with(name)
+                    .help(format!("Do not start the {name} door")),
+            )
+    })
+}
+
+/// Applies the doors' flags in `matches` to `config`.
+fn door_flags(matches: &ArgMatches, config: &mut Config) {
+    for door in server::DOORS {
+        let name = door.name;
+        if let Some(addr) = matches.get_one::<SocketAddr>(name) {
+            config
+                .server
+                .doors
+                .insert(name.to_owned(), Listen::At(*addr));
+        }
+        if matches.get_flag(&format!("no-{name}")) {
+            config.server.doors.insert(name.to_owned(), Listen::Off);
+        }
     }
 }
 
@@ -99,22 +125,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_ansi(ansi)
         .with_writer(out.clone())
         .init();
-    let args = Args::parse();
+    let matches = command().get_matches();
+    let args = Args::from_arg_matches(&matches)?;
     let mut config = Config::load(args.config.as_deref())?;
     args.apply(&mut config);
+    door_flags(&matches, &mut config);
     let (netdisk, report) = Netdisk::open(config.clone()).await?;
     tracing::info!(database = %config.database_url(), data_dir = %config.data_dir.display(), ?report, "service ready");
     let running = server::start(netdisk, &config.server).await?;
     // Through the log's writer, each line in one piece, so that lines keep their place among
     // the log's.
     let mut say = |line: std::fmt::Arguments| out.write_all(format!("{line}\n").as_bytes());
-    if let Some(addr) = running.youku_addr() {
-        say(format_args!(
-            "Youku protocol on {addr}:   cargo run -p examples --example user -- --server {addr}"
-        ))?;
+    for (door, addr) in running.addrs() {
+        say(format_args!("{door} door on {addr}"))?;
     }
-    if let Some(addr) = running.netdisk_addr() {
-        say(format_args!("netdisk protocol on {addr}"))?;
+    if let Some(addr) = running.addr(server::youku::DOOR.name) {
+        say(format_args!(
+            "try it:   cargo run -p examples --example user -- --server {addr} --name alice --password pw register"
+        ))?;
     }
     say(format_args!("Ctrl-C to stop."))?;
     wait_for_signal().await?;

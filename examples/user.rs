@@ -1,7 +1,7 @@
 //! The user client of the video site: with no subcommand, the original project's numbered menu
 //! (register, log in, buy VIP, list and download movies, records, notices, the personal
 //! netdisk); with one, the same operation for scripts. Start the server first
-//! (`--example server`).
+//! (`cargo run -p examples --bin server`).
 //!
 //! ```text
 //! cargo run -p examples --example user                     # the menu, server on 127.0.0.1:8080

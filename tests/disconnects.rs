@@ -195,9 +195,9 @@ async fn cut_download(server: &TestServer, setup: &Setup, kind: Download, offset
     let running = server.running.as_ref().unwrap();
     let mut c = match kind {
         Download::YoukuMovie | Download::YoukuFile => {
-            connect_small_window(running.youku_addr().unwrap()).await
+            connect_small_window(running.addr("youku").unwrap()).await
         }
-        Download::Netdisk => connect_small_window(running.netdisk_addr().unwrap()).await,
+        Download::Netdisk => connect_small_window(running.addr("netdisk").unwrap()).await,
     };
     let head = match kind {
         Download::YoukuMovie => {

@@ -317,8 +317,8 @@ async fn a_flood_of_connections_is_cut_off_while_an_ordinary_client_is_served(
     .await;
     let running = server.running.as_ref().unwrap();
     let doors = [
-        running.youku_addr().unwrap(),
-        running.netdisk_addr().unwrap(),
+        running.addr("youku").unwrap(),
+        running.addr("netdisk").unwrap(),
     ];
     let mut ordinary = server.youku().await;
     let session = ordinary.login_as("alice", "user").await;

@@ -24,8 +24,8 @@ async fn the_original_style_python_client_works_unchanged() {
     let server = TestServer::start(&t).await;
     let running = server.running.as_ref().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/original_client.py");
-    let youku = running.youku_addr().unwrap().port().to_string();
-    let netdisk = running.netdisk_addr().unwrap().port().to_string();
+    let youku = running.addr("youku").unwrap().port().to_string();
+    let netdisk = running.addr("netdisk").unwrap().port().to_string();
     let output = tokio::process::Command::new("python3")
         .args([script, &youku, &netdisk])
         .output()

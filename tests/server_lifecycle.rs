@@ -36,7 +36,7 @@ async fn shutdown_lets_a_transfer_in_flight_finish_and_closes_idle_connections()
     let mut first = vec![0; 1000];
     viewer.stream.read_exact(&mut first).await.unwrap();
 
-    let addr = server.running.as_ref().unwrap().youku_addr().unwrap();
+    let addr = server.running.as_ref().unwrap().addr("youku").unwrap();
     let running = server.running.take().unwrap();
     let shutdown = tokio::spawn(running.shutdown());
     assert!(idle.closed().await, "an idle connection is closed");

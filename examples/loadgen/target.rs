@@ -1,4 +1,4 @@
-//! The server under load: either the compiled `server` example, spawned on a fresh data
+//! The server under load: either the compiled `server` binary, spawned on a fresh data
 //! directory (so its memory and CPU can be read from `/proc/<pid>`), or a running server given by
 //! address. Only loopback addresses are ever accepted.
 
@@ -68,14 +68,16 @@ impl Target {
             check_database_url(url)?;
         }
         let exe = std::env::current_exe().context("locating loadgen's own executable")?;
+        // loadgen is in target/<profile>/examples/, the server binary in target/<profile>/.
         let server = exe
             .parent()
+            .and_then(Path::parent)
             .context("loadgen's executable has no directory")?
             .join(format!("server{}", std::env::consts::EXE_SUFFIX));
         ensure!(
             server.exists(),
-            "{} does not exist: build the examples first with \
-             `cargo build --release -p examples --examples`",
+            "{} does not exist: build the server and loadgen first with \
+             `cargo build --release -p examples --bin server --examples`",
             server.display()
         );
         let data = work.join("data");
@@ -196,13 +198,13 @@ impl RssSampler {
     }
 }
 
-/// Waits until the server prints `Youku protocol on ADDR: ...` into its log.
+/// Waits until the server prints `youku door on ADDR` into its log.
 async fn wait_for_address(child: &mut Child, log: &Path) -> anyhow::Result<SocketAddr> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let announced = text.lines().find_map(|line| {
-            let rest = line.strip_prefix("Youku protocol on ")?;
+            let rest = line.strip_prefix("youku door on ")?;
             rest.split_whitespace()
                 .next()?
                 .trim_end_matches(':')

@@ -158,7 +158,7 @@ impl Server {
             .append(true)
             .open(work.log())
             .unwrap();
-        let mut command = Command::new(support::example("server"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
         command.arg("--data-dir").arg(work.data()).args([
             "--youku",
             "127.0.0.1:0",
@@ -198,8 +198,8 @@ impl Server {
         let (mut youku, mut netdisk) = (None, None);
         let _ = tokio::time::timeout(LIMIT, async {
             while let Ok(Some(line)) = stdout.next_line().await {
-                youku = youku.or(address(&line, "Youku protocol on "));
-                netdisk = netdisk.or(address(&line, "netdisk protocol on "));
+                youku = youku.or(address(&line, "youku door on "));
+                netdisk = netdisk.or(address(&line, "netdisk door on "));
                 if youku.is_some() && netdisk.is_some() {
                     return;
                 }

@@ -24,7 +24,7 @@ use examples::{Client, Connection, FileEntry, Role, Timeouts, hash_password};
 use mini_orm::backend_tests;
 use mini_orm::testing::TestDb;
 use serde_json::json;
-use support::{content, example, write_file};
+use support::{content, write_file};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
@@ -46,7 +46,7 @@ impl ServerProcess {
     /// Starts the server on database `db` and data directory `data_dir`, Youku protocol only, on
     /// a free loopback port, with extra environment `env`; waits until it listens.
     async fn start(db: &str, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
-        let mut child = Command::new(example("server"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args([
                 "--db",
                 db,
@@ -98,7 +98,7 @@ impl ServerProcess {
 }
 
 /// Appends every line of `stream` to `output`; sends the address of the line announcing the
-/// Youku protocol (`Youku protocol on ADDR:  ...`) to `found`.
+/// Youku door (`youku door on ADDR`) to `found`.
 async fn collect(
     stream: impl AsyncRead + Unpin,
     output: Arc<Mutex<String>>,
@@ -107,7 +107,7 @@ async fn collect(
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let addr = line
-            .strip_prefix("Youku protocol on ")
+            .strip_prefix("youku door on ")
             .and_then(|rest| rest.split_whitespace().next())
             .map(|addr| addr.trim_end_matches(':').to_owned());
         if let Some(addr) = addr

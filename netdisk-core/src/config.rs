@@ -1,8 +1,11 @@
 //! The service's configuration: defaults, overridden by a TOML file, overridden by environment
 //! variables `NETDISK_<FIELD>` (for example `NETDISK_DATABASE_URL`, `NETDISK_LOCKOUT_THRESHOLD`).
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -44,15 +47,16 @@ pub struct Config {
     pub server: ServerConfig,
 }
 
-/// The protocol servers' addresses and limits.
+/// The doors' addresses and the limits they share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Where the Youku protocol listens; `None` switches it off. Default `127.0.0.1:8080`.
-    pub youku_addr: Option<SocketAddr>,
-    /// Where the netdisk protocol listens; `None` switches it off. Default `127.0.0.1:1111`.
-    pub netdisk_addr: Option<SocketAddr>,
-    /// Connections served at once, over both protocols; more wait to be accepted. Default 1024.
+    /// Where each door listens, by the door's name (`[server.doors] youku = "0.0.0.0:8080"`,
+    /// `netdisk = "off"`; environment `NETDISK_SERVER__DOORS__YOUKU`). A door not named here
+    /// listens on its own default address (see [`crate::server::DOORS`]); a name that is no
+    /// door is refused when the server starts.
+    pub doors: BTreeMap<String, Listen>,
+    /// Connections served at once, over every door; more wait to be accepted. Default 1024.
     pub max_connections: usize,
     /// Largest request frame, in bytes. Default 1 MiB.
     pub max_frame_bytes: usize,
@@ -69,8 +73,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
-            youku_addr: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
-            netdisk_addr: Some(SocketAddr::from(([127, 0, 0, 1], 1111))),
+            doors: BTreeMap::new(),
             max_connections: 1024,
             max_frame_bytes: 1 << 20,
             idle_timeout_secs: 60,
@@ -78,6 +81,60 @@ impl Default for ServerConfig {
             stall_timeout_secs: 60,
             shutdown_grace_secs: 30,
         }
+    }
+}
+
+impl ServerConfig {
+    /// This configuration with door `name` set to `listen`.
+    pub fn with_door(mut self, name: &str, listen: Listen) -> Self {
+        self.doors.insert(name.to_owned(), listen);
+        self
+    }
+}
+
+/// Where a door listens: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Listen {
+    /// The door is not started.
+    Off,
+    /// The door listens here (port 0: any free port).
+    At(SocketAddr),
+}
+
+impl FromStr for Listen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.eq_ignore_ascii_case("off") {
+            return Ok(Listen::Off);
+        }
+        text.parse()
+            .map(Listen::At)
+            .map_err(|_| format!("`{text}` is neither an address (HOST:PORT) nor `off`"))
+    }
+}
+
+impl TryFrom<String> for Listen {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Off => f.write_str("off"),
+            Listen::At(addr) => addr.fmt(f),
+        }
+    }
+}
+
+impl From<Listen> for String {
+    fn from(listen: Listen) -> String {
+        listen.to_string()
     }
 }
 
@@ -137,10 +194,17 @@ impl Config {
 }
 
 /// Whether `key`, a `NETDISK_` variable's name without the prefix, names a setting
-/// (`SERVER__YOUKU_ADDR` for `[server] youku_addr`). Other `NETDISK_*` variables, such as the
-/// clients' `NETDISK_NAME`, are not the server's business and are ignored; a TOML file with an
-/// unknown key is still refused.
+/// (`SERVER__MAX_CONNECTIONS` for `[server] max_connections`; any `SERVER__DOORS__<NAME>`).
+/// Other `NETDISK_*` variables, such as the clients' `NETDISK_NAME`, are not the server's
+/// business and are ignored; a TOML file with an unknown key is still refused.
 fn names_a_setting(key: &str) -> bool {
+    if key
+        .to_ascii_uppercase()
+        .strip_prefix("SERVER__DOORS__")
+        .is_some_and(|door| !door.is_empty() && !door.contains("__"))
+    {
+        return true;
+    }
     let Ok(defaults) = figment::value::Value::serialize(Config::default()) else {
         return true; // cannot happen; let extraction report the key
     };
@@ -172,7 +236,8 @@ mod tests {
             )?;
             jail.set_env("NETDISK_FREE_WAIT_SECS", "9");
             jail.set_env("NETDISK_DATABASE_URL", "mysql://root@127.0.0.1/test");
-            jail.set_env("NETDISK_SERVER__YOUKU_ADDR", "0.0.0.0:9090");
+            jail.set_env("NETDISK_SERVER__DOORS__YOUKU", "0.0.0.0:9090");
+            jail.set_env("NETDISK_SERVER__DOORS__NETDISK", "off");
             let config =
                 Config::load(Some(Path::new("netdisk.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.lockout_threshold, 3);
@@ -180,9 +245,10 @@ mod tests {
             assert_eq!(config.database_url(), "mysql://root@127.0.0.1/test");
             assert_eq!(config.vip_price, 5);
             assert_eq!(
-                config.server.youku_addr,
-                Some("0.0.0.0:9090".parse().unwrap())
+                config.server.doors["youku"],
+                Listen::At("0.0.0.0:9090".parse().unwrap())
             );
+            assert_eq!(config.server.doors["netdisk"], Listen::Off);
             assert_eq!(config.server.max_frame_bytes, 1 << 20);
             Ok(())
         });
@@ -199,6 +265,26 @@ mod tests {
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config.database_url(), "sqlite::memory:");
             assert_eq!(config.server.max_connections, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn doors_are_set_by_name_in_a_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "doors.toml",
+                "[server.doors]\nyouku = \"127.0.0.1:9\"\nnetdisk = \"OFF\"\n",
+            )?;
+            let config = Config::load(Some(Path::new("doors.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(
+                config.server.doors["youku"],
+                Listen::At("127.0.0.1:9".parse().unwrap())
+            );
+            assert_eq!(config.server.doors["netdisk"], Listen::Off);
+            jail.create_file("bad.toml", "[server.doors]\nyouku = \"port 9\"\n")?;
+            let error = Config::load(Some(Path::new("bad.toml"))).unwrap_err();
+            assert!(error.to_string().contains("neither an address"), "{error}");
             Ok(())
         });
     }

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use netdisk_core::config::ServerConfig;
+use netdisk_core::config::{Listen, ServerConfig};
 use netdisk_core::{Config, Netdisk, server};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -96,14 +96,13 @@ impl OwnServer {
     /// Opens the service on `data_dir` and `database_url` (`None`: SQLite inside the data
     /// directory), with no wait for free movies, and starts both protocols on 127.0.0.1:0.
     pub async fn start(data_dir: &Path, database_url: Option<String>) -> OwnServer {
-        let any_port = Some("127.0.0.1:0".parse().unwrap());
+        let any_port = Listen::At("127.0.0.1:0".parse().unwrap());
         let config = Config {
             data_dir: data_dir.to_owned(),
             database_url,
             free_wait_secs: 0,
             server: ServerConfig {
-                youku_addr: any_port,
-                netdisk_addr: any_port,
+                doors: server::every_door(any_port),
                 ..ServerConfig::default()
             },
             ..Config::default()
@@ -119,12 +118,12 @@ impl OwnServer {
 
     /// A new Youku-protocol connection.
     pub async fn youku(&self) -> Client {
-        Client::connect(self.running.youku_addr().unwrap()).await
+        Client::connect(self.running.addr("youku").unwrap()).await
     }
 
     /// A new netdisk-protocol connection.
     pub async fn netdisk_client(&self) -> Client {
-        Client::connect(self.running.netdisk_addr().unwrap()).await
+        Client::connect(self.running.addr("netdisk").unwrap()).await
     }
 }
 

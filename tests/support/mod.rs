@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mini_orm::testing::TestDb;
 use netdisk_core::clock::{Clock, SystemClock};
-use netdisk_core::config::ServerConfig;
+use netdisk_core::config::{Listen, ServerConfig};
 use netdisk_core::{Config, Netdisk, server};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,13 +34,12 @@ impl TestServer {
         configure: impl FnOnce(&mut Config),
     ) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let any_port = Some("127.0.0.1:0".parse().unwrap());
+        let any_port = Listen::At("127.0.0.1:0".parse().unwrap());
         let mut config = Config {
             data_dir: dir.path().to_owned(),
             free_wait_secs: 0,
             server: ServerConfig {
-                youku_addr: any_port,
-                netdisk_addr: any_port,
+                doors: server::every_door(any_port),
                 ..ServerConfig::default()
             },
             ..Config::default()
@@ -60,11 +59,11 @@ impl TestServer {
     }
 
     pub async fn youku(&self) -> Client {
-        Client::connect(self.running.as_ref().unwrap().youku_addr().unwrap()).await
+        Client::connect(self.running.as_ref().unwrap().addr("youku").unwrap()).await
     }
 
     pub async fn netdisk_client(&self) -> Client {
-        Client::connect(self.running.as_ref().unwrap().netdisk_addr().unwrap()).await
+        Client::connect(self.running.as_ref().unwrap().addr("netdisk").unwrap()).await
     }
 
     /// Files under the data directory's `tmp` and `blobs`.

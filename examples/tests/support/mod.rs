@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use netdisk_core::config::ServerConfig;
+use netdisk_core::config::{Listen, ServerConfig};
 use netdisk_core::{Config, Netdisk, server};
 use tokio::io::AsyncWriteExt;
 
@@ -28,11 +28,9 @@ impl TestServer {
         let config = Config {
             data_dir: dir.path().to_owned(),
             free_wait_secs: 0,
-            server: ServerConfig {
-                youku_addr: Some("127.0.0.1:0".parse().unwrap()),
-                netdisk_addr: None,
-                ..ServerConfig::default()
-            },
+            server: ServerConfig::default()
+                .with_door("youku", Listen::At("127.0.0.1:0".parse().unwrap()))
+                .with_door("netdisk", Listen::Off),
             ..Config::default()
         };
         let db = mini_orm::Db::connect("sqlite::memory:").await.unwrap();
@@ -44,7 +42,7 @@ impl TestServer {
         .await
         .unwrap();
         let running = server::start(netdisk, &config.server).await.unwrap();
-        let addr = running.youku_addr().unwrap().to_string();
+        let addr = running.addr("youku").unwrap().to_string();
         TestServer { addr, running, dir }
     }
 }

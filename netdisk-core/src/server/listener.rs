@@ -1,8 +1,7 @@
-//! Accepting connections for both protocols, within a connection limit, and shutting down
+//! Accepting connections for every door, within one connection limit, and shutting down
 //! gracefully: stop accepting, close idle connections, let transfers finish within a grace
-//! period.
+//! period. Written once; a door only serves the connections it is handed.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,15 +12,15 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_util::task::TaskTracker;
 
-use super::connection::{Connection, Limits};
-use super::{netdisk_door, youku};
+use super::DOORS;
+use super::connection::Limits;
+use super::door::Door;
 use crate::Netdisk;
-use crate::config::ServerConfig;
+use crate::config::{Listen, ServerConfig};
 
-/// The running servers; dropping this does not stop them, [`Running::shutdown`] does.
+/// The running doors; dropping this does not stop them, [`Running::shutdown`] does.
 pub struct Running {
-    youku: Option<SocketAddr>,
-    netdisk: Option<SocketAddr>,
+    addrs: Vec<(&'static str, SocketAddr)>,
     shutdown: watch::Sender<bool>,
     acceptors: JoinSet<()>,
     connections: TaskTracker,
@@ -29,14 +28,17 @@ pub struct Running {
 }
 
 impl Running {
-    /// Where the Youku protocol listens, if it is on.
-    pub fn youku_addr(&self) -> Option<SocketAddr> {
-        self.youku
+    /// Where door `name` listens, if it is on.
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.addrs
+            .iter()
+            .find(|(door, _)| *door == name)
+            .map(|(_, addr)| *addr)
     }
 
-    /// Where the netdisk protocol listens, if it is on.
-    pub fn netdisk_addr(&self) -> Option<SocketAddr> {
-        self.netdisk
+    /// Every door that is on, with its address, in the order of [`DOORS`].
+    pub fn addrs(&self) -> &[(&'static str, SocketAddr)] {
+        &self.addrs
     }
 
     /// Stops accepting, closes connections that are between requests, and waits for requests
@@ -52,7 +54,32 @@ impl Running {
     }
 }
 
-/// Binds the configured addresses and starts serving `netdisk` on them.
+/// Where each door of [`DOORS`] listens under `config`; an unknown door name is an error.
+pub fn door_addrs(config: &ServerConfig) -> io::Result<Vec<(&'static Door, Listen)>> {
+    if let Some(unknown) = config
+        .doors
+        .keys()
+        .find(|name| !DOORS.iter().any(|door| door.name == name.as_str()))
+    {
+        let known: Vec<&str> = DOORS.iter().map(|door| door.name).collect();
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "there is no door `{unknown}` (the doors: {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    Ok(DOORS
+        .iter()
+        .map(|door| {
+            let listen = config.doors.get(door.name).copied();
+            (door, listen.unwrap_or(Listen::At(door.default_addr)))
+        })
+        .collect())
+}
+
+/// Binds every door that is on and starts serving `netdisk` on them.
 pub async fn start(netdisk: Netdisk, config: &ServerConfig) -> io::Result<Running> {
     let limits = Limits {
         max_frame: config.max_frame_bytes,
@@ -64,39 +91,31 @@ pub async fn start(netdisk: Netdisk, config: &ServerConfig) -> io::Result<Runnin
     let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
     let connections = TaskTracker::new();
     let mut acceptors = JoinSet::new();
-    let mut bind =
-        async |addr: Option<SocketAddr>, serve: Protocol| -> io::Result<Option<SocketAddr>> {
-            let Some(addr) = addr else { return Ok(None) };
-            let listener = listen(addr)?;
-            let local = listener.local_addr()?;
-            let acceptor = Acceptor {
-                listener,
-                netdisk: netdisk.clone(),
-                limits,
-                permits: permits.clone(),
-                shutdown: shutdown.subscribe(),
-                connections: connections.clone(),
-                protocol: serve,
-            };
-            acceptors.spawn(acceptor.run());
-            Ok(Some(local))
+    let mut addrs = Vec::new();
+    for (door, listen) in door_addrs(config)? {
+        let Listen::At(addr) = listen else { continue };
+        let listener = listen_on(addr).map_err(|e| {
+            io::Error::new(e.kind(), format!("door `{}` on {addr}: {e}", door.name))
+        })?;
+        addrs.push((door.name, listener.local_addr()?));
+        let acceptor = Acceptor {
+            listener,
+            netdisk: netdisk.clone(),
+            limits,
+            permits: permits.clone(),
+            shutdown: shutdown.subscribe(),
+            connections: connections.clone(),
+            door,
         };
-    let youku = bind(config.youku_addr, Protocol::Youku).await?;
-    let netdisk_addr = bind(config.netdisk_addr, Protocol::Netdisk).await?;
+        acceptors.spawn(acceptor.run());
+    }
     Ok(Running {
-        youku,
-        netdisk: netdisk_addr,
+        addrs,
         shutdown,
         acceptors,
         connections,
         grace: Duration::from_secs(config.shutdown_grace_secs),
     })
-}
-
-#[derive(Clone, Copy)]
-enum Protocol {
-    Youku,
-    Netdisk,
 }
 
 struct Acceptor {
@@ -106,7 +125,7 @@ struct Acceptor {
     permits: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
     connections: TaskTracker,
-    protocol: Protocol,
+    door: &'static Door,
 }
 
 impl Acceptor {
@@ -121,13 +140,12 @@ impl Acceptor {
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }
-            let connection = Connection::new(stream, self.limits);
-            let netdisk = self.netdisk.clone();
-            let shutdown = self.shutdown.clone();
-            let serve: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match self.protocol {
-                Protocol::Youku => Box::pin(youku::serve(netdisk, connection, shutdown)),
-                Protocol::Netdisk => Box::pin(netdisk_door::serve(netdisk, connection, shutdown)),
-            };
+            let serve = (self.door.serve)(
+                self.netdisk.clone(),
+                stream,
+                self.limits,
+                self.shutdown.clone(),
+            );
             self.connections.spawn(async move {
                 serve.await;
                 drop(permit);
@@ -158,7 +176,7 @@ impl Acceptor {
 const LISTEN_BACKLOG: u32 = 1024;
 
 /// A listener on `addr` with [`LISTEN_BACKLOG`].
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

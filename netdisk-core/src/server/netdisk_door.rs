@@ -1,26 +1,41 @@
-//! The netdisk protocol (`../shared/PROTOCOL.md`, section 3) of the "cmd netdisk" client:
+//! The netdisk door (`../shared/PROTOCOL.md`, section 3) of the "cmd netdisk" client:
 //! `{"api", "data"}` requests, `{"code", "msg", "data"}` answers. The connection is the session:
 //! `login` binds it to one account, and `upload`, `check` and `download` act only on that
-//! account's files (the same personal files as the Youku door's).
+//! account's files (the same personal files as the Youku door's). Each api's refusals get their
+//! numbers in one place, [`code`].
 //!
 //! Where the contract is silent: an unknown `api`, or a frame that is not `{"api", "data"}`, is
 //! answered `{"code": 0}` with a message; a locked account's login is code 2 with a message that
 //! says so; the acknowledgement a download waits for is any JSON value.
 
-use std::time::Instant;
-
+use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 
-use super::connection::{Connection, ReadError};
-use super::session::{Exchange, log_request};
+use super::connection::{Connection, Limits};
+use super::door::{Door, Served, Shutdown, loopback};
+use super::frame::FrameError;
+use super::framed::{self, Flow, FramedDoor, Outcome, RequestLog};
 use crate::{Caller, Netdisk, NewAccount, ServiceError, UserType};
 
-const PROTOCOL: &str = "netdisk";
+/// The netdisk door: `127.0.0.1:1111` by default.
+pub const DOOR: Door = Door {
+    name: "netdisk",
+    default_addr: loopback(1111),
+    serve: serve_tcp,
+};
+
+fn serve_tcp(netdisk: Netdisk, stream: TcpStream, limits: Limits, shutdown: Shutdown) -> Served {
+    Box::pin(serve(netdisk, Connection::new(stream, limits), shutdown))
+}
+
 /// The answer before raw bytes, in both directions.
 const GO_AHEAD: i64 = 99999;
+/// The answer to a frame that is no request at all.
+const NOT_A_REQUEST: i64 = 0;
 
 #[derive(Deserialize)]
 struct Envelope {
@@ -71,6 +86,36 @@ fn from_data<T: DeserializeOwned>(data: Value) -> Option<T> {
     serde_json::from_value(data).ok()
 }
 
+/// The apis of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Register,
+    Login,
+    Upload,
+    Check,
+    Download,
+}
+
+/// The code of `api`'s answer when it is refused with `error` (the contract's numbers differ
+/// from api to api).
+fn code(api: Api, error: &ServiceError) -> i64 {
+    use ServiceError::{BadRequest, Conflict, Forbidden, NotLoggedIn};
+    match (api, error) {
+        (Api::Register, BadRequest(_)) => 2,
+        (Api::Register, Conflict(_)) => 3,
+        (Api::Register, _) => 4,
+        (Api::Login, BadRequest(_)) => 3,
+        (Api::Login, _) => 2,
+        (Api::Upload, Conflict(_)) => 2,
+        (Api::Upload, _) => 3,
+        (Api::Check, BadRequest(_) | NotLoggedIn | Forbidden(_)) => 3,
+        (Api::Check, _) => 4,
+        (Api::Download, BadRequest(_)) => 2,
+        (Api::Download, NotLoggedIn | Forbidden(_)) => 3,
+        (Api::Download, _) => 4,
+    }
+}
+
 /// A netdisk request frame's body, parsed as the server parses it (see [`parse`]).
 pub struct Request {
     api: String,
@@ -108,7 +153,7 @@ impl Request {
     }
 }
 
-/// Parses one request frame's body, as [`serve`] does: `None` when it is not
+/// Parses one request frame's body, as the door does: `None` when it is not
 /// `{"api": NAME, "data": ...}`. The one entry point of the netdisk request parser, public so
 /// that it can be fuzzed from outside the crate (`fuzz/`, target `netdisk_request`). Never
 /// panics, whatever the bytes.
@@ -125,304 +170,284 @@ pub fn parse(body: &[u8]) -> Option<Request> {
     Some(Request { api, params })
 }
 
-/// What a handled request asks of the loop after its answer.
-enum Next {
-    Continue,
-    Close,
-}
-
 /// Serves one netdisk connection until the client leaves, breaks the protocol, or `shutdown`
-/// fires while the connection is between requests.
+/// fires while the connection is between requests. The connection's session ends with it.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     netdisk: Netdisk,
-    mut connection: Connection<S>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    connection: Connection<S>,
+    shutdown: Shutdown,
 ) {
-    let mut caller: Option<Caller> = None;
-    // One wait for shutdown for the whole connection, not a new one per request: registering
-    // and removing a waiter takes a lock shared with other connections.
-    let mut stop = std::pin::pin!(shutdown.changed());
-    loop {
-        let frame = tokio::select! {
-            biased;
-            _ = &mut stop => break,
-            frame = connection.read_frame() => frame,
-        };
-        let started = Instant::now();
-        let body = match frame {
-            Ok(Some(body)) => body,
-            Err(ReadError::Frame(error)) => {
-                let _ = connection
-                    .write_json(&answer(0, &error.to_string(), Value::Null))
-                    .await;
-                break;
+    let door = NetdiskDoor {
+        netdisk,
+        caller: None,
+    };
+    framed::serve_frames(door, connection, shutdown).await;
+}
+
+/// One netdisk connection's state: the account it logged in as.
+struct NetdiskDoor {
+    netdisk: Netdisk,
+    caller: Option<Caller>,
+}
+
+/// An api's final answer.
+struct Answer {
+    code: i64,
+    msg: String,
+    data: Value,
+    flow: Flow,
+}
+
+impl Answer {
+    fn new(code: i64, msg: impl Into<String>, data: Value) -> Answer {
+        Answer {
+            code,
+            msg: msg.into(),
+            data,
+            flow: Flow::Continue,
+        }
+    }
+
+    fn refused(api: Api, error: &ServiceError) -> Answer {
+        if error.is_unexpected() {
+            tracing::error!(?api, %error, source = ?std::error::Error::source(error), "request failed");
+        }
+        Answer::new(code(api, error), error.to_string(), Value::Null)
+    }
+}
+
+/// Turns an api's outcome into its answer.
+fn settle(api: Api, outcome: Result<Answer, ServiceError>) -> Answer {
+    outcome.unwrap_or_else(|error| Answer::refused(api, &error))
+}
+
+impl FramedDoor for NetdiskDoor {
+    const PROTOCOL: &'static str = DOOR.name;
+
+    fn refuse_frame(error: &FrameError) -> (Vec<u8>, Outcome) {
+        let refusal = answer(NOT_A_REQUEST, &error.to_string(), Value::Null);
+        (
+            refusal.to_string().into_bytes(),
+            Outcome::Number(NOT_A_REQUEST),
+        )
+    }
+
+    async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &mut self,
+        connection: &mut Connection<S>,
+        body: Bytes,
+        log: &mut RequestLog,
+    ) -> Flow {
+        log.user = self.caller.as_ref().map(|c| c.name().to_owned());
+        let handled = match parse(&body) {
+            None => Ok(Answer::new(
+                NOT_A_REQUEST,
+                "expected {\"api\": NAME, \"data\": {...}}",
+                Value::Null,
+            )),
+            Some(request) => {
+                log.kind = api_name(&request.params);
+                self.handle(connection, request).await
             }
-            Ok(None) | Err(_) => break,
         };
-        let mut exchange = Exchange {
-            user: caller.as_ref().map(|c| c.name().to_owned()),
-        };
-        let Some(request) = parse(&body) else {
-            log_request(PROTOCOL, "-", &exchange, "bad_request", started);
-            if connection
-                .write_json(&answer(
-                    0,
-                    "expected {\"api\": NAME, \"data\": {...}}",
-                    Value::Null,
-                ))
-                .await
-                .is_err()
-            {
-                break;
+        if let Some(caller) = &self.caller {
+            log.user = Some(caller.name().to_owned());
+        }
+        let answer = match handled {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::debug!(%error, "netdisk connection ended");
+                log.outcome = Outcome::Word("io_error");
+                return Flow::Close;
             }
-            continue;
         };
-        let api = request.api.clone();
-        let outcome = handle(&netdisk, &mut connection, &mut caller, request).await;
-        exchange.user = caller
+        log.outcome = Outcome::Number(answer.code);
+        let reply = self::answer(answer.code, &answer.msg, answer.data);
+        match connection.write_json(&reply).await {
+            Ok(()) => answer.flow,
+            Err(_) => Flow::Close,
+        }
+    }
+
+    async fn close(self) {
+        if let Some(caller) = self.caller {
+            let _ = self.netdisk.accounts().logout(&caller).await;
+        }
+    }
+}
+
+/// The `api` of a request, for the log (`-` when unknown: the name is the client's text).
+fn api_name(params: &Params) -> &'static str {
+    match params {
+        Params::Register(_) => "register",
+        Params::Login(_) => "login",
+        Params::Upload(_) => "upload",
+        Params::Check(_) => "check",
+        Params::Download(_) => "download",
+        Params::Unknown => "-",
+    }
+}
+
+impl NetdiskDoor {
+    /// Runs one request and returns its final answer, for the caller to send. An `Err` is an
+    /// I/O failure in the middle of a transfer: the connection is gone.
+    async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &mut self,
+        connection: &mut Connection<S>,
+        request: Request,
+    ) -> std::io::Result<Answer> {
+        Ok(match request.params {
+            Params::Register(data) => settle(Api::Register, self.register(data).await),
+            Params::Login(data) => settle(Api::Login, self.login(data).await),
+            Params::Check(data) => settle(Api::Check, self.check(data).await),
+            Params::Upload(data) => return self.upload(connection, data).await,
+            Params::Download(data) => return self.download(connection, data).await,
+            Params::Unknown => Answer::new(
+                NOT_A_REQUEST,
+                format!("unknown api `{}`", request.api),
+                Value::Null,
+            ),
+        })
+    }
+
+    /// The caller, when `username` is the account this connection logged in as.
+    fn me(&self, username: &str) -> Result<&Caller, ServiceError> {
+        self.caller
             .as_ref()
-            .map(|c| c.name().to_owned())
-            .or(exchange.user);
-        let next = match outcome {
-            Ok((code, next)) => {
-                log_request(PROTOCOL, &api, &exchange, &code.to_string(), started);
-                next
+            .filter(|me| me.name() == username)
+            .ok_or(ServiceError::Forbidden(
+                "not the account this connection logged in as",
+            ))
+    }
+
+    async fn register(&self, data: Option<Register>) -> Result<Answer, ServiceError> {
+        let r = data.ok_or_else(|| {
+            ServiceError::bad_request(
+                "bad parameters: username, password, real_name, phone and address are strings",
+            )
+        })?;
+        let account = NewAccount {
+            name: &r.username,
+            password: &r.password,
+            user_type: UserType::User,
+            real_name: Some(&r.real_name),
+            phone: Some(&r.phone),
+            address: Some(&r.address),
+        };
+        let profile = self.netdisk.accounts().register(account).await?;
+        Ok(Answer::new(1, "registered", json!(profile)))
+    }
+
+    async fn login(&mut self, data: Option<Login>) -> Result<Answer, ServiceError> {
+        let l = data.ok_or_else(|| {
+            ServiceError::bad_request("bad parameters: username and password are strings")
+        })?;
+        let accounts = self.netdisk.accounts();
+        let outcome = accounts.login(&l.username, &l.password, None).await?;
+        if let Some(previous) = self.caller.replace(outcome.caller) {
+            let _ = accounts.logout(&previous).await;
+        }
+        Ok(Answer::new(1, "logged in", json!(outcome.profile)))
+    }
+
+    async fn check(&self, data: Option<Check>) -> Result<Answer, ServiceError> {
+        let c = data.ok_or_else(|| ServiceError::bad_request("bad parameters"))?;
+        let files = self.netdisk.files().list(self.me(&c.username)?).await?;
+        if files.is_empty() {
+            return Ok(Answer::new(2, "no files", Value::Null));
+        }
+        let list = files
+            .iter()
+            .map(|f| json!({ "name": f.name, "size": f.size }))
+            .collect();
+        Ok(Answer::new(1, "your files", Value::Array(list)))
+    }
+
+    async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        connection: &mut Connection<S>,
+        data: Option<Upload>,
+    ) -> std::io::Result<Answer> {
+        let refused = |error| Ok(Answer::refused(Api::Upload, &error));
+        let Some(request) = data else {
+            return refused(ServiceError::bad_request("bad parameters"));
+        };
+        let me = match self.me(&request.username) {
+            Ok(me) => me,
+            Err(error) => return refused(error),
+        };
+        // The go-ahead goes out only when the service starts reading the bytes, that is once
+        // every check that needs no bytes (the file name's, the size limit, a name taken) has
+        // passed: a refusal is answered with its code instead of `99999`, and the client sends
+        // nothing.
+        let go_ahead = answer(GO_AHEAD, "send the bytes", Value::Null).to_string();
+        connection.expect_raw(request.file_size);
+        let mut body = connection.raw_body_after(go_ahead.as_bytes());
+        let stored = self
+            .netdisk
+            .files()
+            .upload(me, &request.file_name, request.file_size, None, &mut body)
+            .await;
+        let went_ahead = body.went_ahead();
+        match stored {
+            Ok(_) => {
+                if !went_ahead {
+                    // Nothing was read (an empty file): the client still waits for the go-ahead.
+                    connection.write_frame(go_ahead.as_bytes()).await?;
+                }
+                Ok(Answer::new(1, "uploaded", Value::Null))
             }
             Err(error) => {
-                log_request(PROTOCOL, &api, &exchange, "io_error", started);
-                tracing::debug!(%error, "netdisk connection ended");
-                Next::Close
-            }
-        };
-        if let Next::Close = next {
-            break;
-        }
-    }
-    if let Some(caller) = caller {
-        let _ = netdisk.accounts().logout(&caller).await;
-    }
-}
-
-/// Handles one request, answering on `connection`; returns the final code and what to do next.
-/// An `Err` is an I/O failure: the connection is gone.
-async fn handle<S: AsyncRead + AsyncWrite + Unpin + Send>(
-    netdisk: &Netdisk,
-    connection: &mut Connection<S>,
-    caller: &mut Option<Caller>,
-    request: Request,
-) -> std::io::Result<(i64, Next)> {
-    let (code, msg, data) = match request.params {
-        Params::Register(data) => match data {
-            None => (
-                2,
-                "bad parameters: username, password, real_name, phone and address are strings"
-                    .to_owned(),
-                Value::Null,
-            ),
-            Some(r) => {
-                let account = NewAccount {
-                    name: &r.username,
-                    password: &r.password,
-                    user_type: UserType::User,
-                    real_name: Some(&r.real_name),
-                    phone: Some(&r.phone),
-                    address: Some(&r.address),
+                // After the go-ahead the client is sending the bytes: skip what is left, or give
+                // up on the connection if it broke. Before it, the client sends none.
+                let in_step = if went_ahead {
+                    connection.pending_raw() == 0 || connection.discard_pending_raw().await.is_ok()
+                } else {
+                    connection.expect_raw(0);
+                    true
                 };
-                match netdisk.accounts().register(account).await {
-                    Ok(profile) => (1, "registered".to_owned(), json!(profile)),
-                    Err(ServiceError::BadRequest(msg)) => (2, msg, Value::Null),
-                    Err(ServiceError::Conflict(msg)) => (3, msg.to_owned(), Value::Null),
-                    Err(error) => (4, error.to_string(), Value::Null),
+                let mut answer = Answer::refused(Api::Upload, &error);
+                if !in_step {
+                    answer.flow = Flow::Close;
                 }
+                Ok(answer)
             }
-        },
-        Params::Login(data) => match data {
-            None => (
-                3,
-                "bad parameters: username and password are strings".to_owned(),
-                Value::Null,
-            ),
-            Some(l) => match netdisk
-                .accounts()
-                .login(&l.username, &l.password, None)
-                .await
-            {
-                Ok(outcome) => {
-                    if let Some(previous) = caller.replace(outcome.caller) {
-                        let _ = netdisk.accounts().logout(&previous).await;
-                    }
-                    (1, "logged in".to_owned(), json!(outcome.profile))
-                }
-                Err(ServiceError::BadRequest(msg)) => (3, msg, Value::Null),
-                Err(error) => (2, error.to_string(), Value::Null),
-            },
-        },
-        Params::Upload(data) => return upload(netdisk, connection, caller.as_ref(), data).await,
-        Params::Check(data) => match (data, caller.as_ref()) {
-            (Some(c), Some(me)) if c.username == me.name() => {
-                match netdisk.files().list(me).await {
-                    Ok(files) if files.is_empty() => (2, "no files".to_owned(), Value::Null),
-                    Ok(files) => {
-                        let list: Vec<Value> = files
-                            .iter()
-                            .map(|f| json!({ "name": f.name, "size": f.size }))
-                            .collect();
-                        (1, "your files".to_owned(), Value::Array(list))
-                    }
-                    Err(error) => (4, error.to_string(), Value::Null),
-                }
-            }
-            _ => (
-                3,
-                "bad parameters, or not the account this connection logged in as".to_owned(),
-                Value::Null,
-            ),
-        },
-        Params::Download(data) => {
-            return download(netdisk, connection, caller.as_ref(), data).await;
         }
-        Params::Unknown => (0, format!("unknown api `{}`", request.api), Value::Null),
-    };
-    connection.write_json(&answer(code, &msg, data)).await?;
-    Ok((code, Next::Continue))
-}
+    }
 
-async fn upload<S: AsyncRead + AsyncWrite + Unpin + Send>(
-    netdisk: &Netdisk,
-    connection: &mut Connection<S>,
-    caller: Option<&Caller>,
-    request: Option<Upload>,
-) -> std::io::Result<(i64, Next)> {
-    let (Some(request), Some(me)) = (request, caller) else {
-        connection
-            .write_json(&answer(3, "bad parameters, or not logged in", Value::Null))
-            .await?;
-        return Ok((3, Next::Continue));
-    };
-    if request.username != me.name() {
-        connection
-            .write_json(&answer(
-                3,
-                "not the account this connection logged in as",
-                Value::Null,
-            ))
-            .await?;
-        return Ok((3, Next::Continue));
-    }
-    if netdisk.files().find(me, &request.file_name).await.is_ok() {
-        connection
-            .write_json(&answer(
-                2,
-                "you have a file with this name already",
-                Value::Null,
-            ))
-            .await?;
-        return Ok((2, Next::Continue));
-    }
-    let limit = netdisk.config().max_file_bytes;
-    if request.file_size > limit {
-        let msg = ServiceError::TooLarge {
-            size: request.file_size,
-            limit,
-        }
-        .to_string();
-        connection.write_json(&answer(3, &msg, Value::Null)).await?;
-        return Ok((3, Next::Continue));
-    }
-    // The go-ahead goes out only when the service starts reading the bytes, that is once every
-    // check that needs no bytes (the file name's, say) has passed: a refusal is answered with
-    // its code instead of `99999`, and the client sends nothing.
-    let go_ahead = answer(GO_AHEAD, "send the bytes", Value::Null).to_string();
-    connection.expect_raw(request.file_size);
-    let mut body = connection.raw_body_after(go_ahead.as_bytes());
-    let stored = netdisk
-        .files()
-        .upload(me, &request.file_name, request.file_size, None, &mut body)
-        .await;
-    let went_ahead = body.went_ahead();
-    match stored {
-        Ok(_) => {
-            if !went_ahead {
-                // Nothing was read (an empty file): the client still waits for the go-ahead.
-                connection.write_frame(go_ahead.as_bytes()).await?;
+    async fn download<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        connection: &mut Connection<S>,
+        data: Option<Download>,
+    ) -> std::io::Result<Answer> {
+        let prepared = async {
+            let request = data.ok_or_else(|| {
+                ServiceError::bad_request(
+                    "bad parameters: username, file_name (strings) and file_size (a number)",
+                )
+            })?;
+            let me = self.me(&request.username)?;
+            let files = self.netdisk.files();
+            let file = files.find(me, &request.file_name).await?;
+            if file.size as u64 != request.file_size {
+                return Err(ServiceError::bad_request(
+                    "file_size does not match the stored file",
+                ));
             }
-            connection
-                .write_json(&answer(1, "uploaded", Value::Null))
-                .await?;
-            Ok((1, Next::Continue))
-        }
-        Err(error) => {
-            // After the go-ahead the client is sending the bytes: skip what is left, or give up
-            // on the connection if it broke. Before it, the client sends none.
-            let in_step = if went_ahead {
-                connection.pending_raw() == 0 || connection.discard_pending_raw().await.is_ok()
-            } else {
-                connection.expect_raw(0);
-                true
-            };
-            let code = if matches!(error, ServiceError::Conflict(_)) {
-                2
-            } else {
-                3
-            };
-            connection
-                .write_json(&answer(code, &error.to_string(), Value::Null))
-                .await?;
-            Ok((code, if in_step { Next::Continue } else { Next::Close }))
-        }
-    }
-}
-
-async fn download<S: AsyncRead + AsyncWrite + Unpin + Send>(
-    netdisk: &Netdisk,
-    connection: &mut Connection<S>,
-    caller: Option<&Caller>,
-    request: Option<Download>,
-) -> std::io::Result<(i64, Next)> {
-    let refuse = async |connection: &mut Connection<S>, code: i64, msg: &str| {
+            files.download(me, file.id, 0).await
+        };
+        let mut download = match prepared.await {
+            Ok(download) => download,
+            Err(error) => return Ok(Answer::refused(Api::Download, &error)),
+        };
         connection
-            .write_json(&answer(code, msg, Value::Null))
-            .await
-            .map(|()| (code, Next::Continue))
-    };
-    let Some(request) = request else {
-        return refuse(
-            connection,
-            2,
-            "bad parameters: username, file_name (strings) and file_size (a number)",
-        )
-        .await;
-    };
-    let Some(me) = caller.filter(|me| me.name() == request.username) else {
-        return refuse(
-            connection,
-            3,
-            "not the account this connection logged in as",
-        )
-        .await;
-    };
-    let Ok(file) = netdisk.files().find(me, &request.file_name).await else {
-        return refuse(connection, 4, "no such file").await;
-    };
-    if file.size as u64 != request.file_size {
-        return refuse(connection, 2, "file_size does not match the stored file").await;
-    }
-    let mut download = match netdisk.files().download(me, file.id, 0).await {
-        Ok(download) => download,
-        Err(error) => return refuse(connection, 4, &error.to_string()).await,
-    };
-    connection
-        .write_json(&answer(GO_AHEAD, "the bytes follow", Value::Null))
-        .await?;
-    connection.send_raw(&mut download.transfer).await?;
-    match connection.read_frame().await {
-        Ok(Some(_acknowledgement)) => {
-            connection
-                .write_json(&answer(1, "downloaded", Value::Null))
-                .await?;
-            Ok((1, Next::Continue))
+            .write_json(&answer(GO_AHEAD, "the bytes follow", Value::Null))
+            .await?;
+        connection.send_raw(&mut download.transfer).await?;
+        match connection.read_frame().await {
+            Ok(Some(_acknowledgement)) => Ok(Answer::new(1, "downloaded", Value::Null)),
+            _ => Err(std::io::ErrorKind::UnexpectedEof.into()),
         }
-        _ => Ok((1, Next::Close)),
     }
 }
 

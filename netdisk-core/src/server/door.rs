@@ -1,0 +1,38 @@
+//! [`Door`]: all the listener knows of a protocol. A door is a value: its name, its default
+//! address, and a function that serves one accepted connection. The listener does the rest
+//! (accepting under the connection limit, shutdown and its grace period) once for every door.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::connection::Limits;
+use crate::Netdisk;
+
+/// Fires (changes) when the server shuts down: a door closes a connection that is between
+/// requests, and lets one in the middle of a request finish.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// A connection being served, as a door's [`Door::serve`] returns it.
+pub type Served = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A protocol the server can put on the wire.
+#[derive(Debug, Clone, Copy)]
+pub struct Door {
+    /// Its name: the configuration's `[server.doors]` key, the server's `--<name> ADDR` and
+    /// `--no-<name>` flags, and the `protocol` of its log lines.
+    pub name: &'static str,
+    /// Where it listens unless configured otherwise.
+    pub default_addr: SocketAddr,
+    /// Serves one accepted connection until the client leaves, breaks the protocol, or
+    /// [`Shutdown`] fires while the connection is between requests.
+    pub serve: fn(Netdisk, TcpStream, Limits, Shutdown) -> Served,
+}
+
+/// `127.0.0.1:port`, for doors' default addresses.
+pub const fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)
+}
