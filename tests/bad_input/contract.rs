@@ -92,6 +92,10 @@ pub(crate) enum Kind {
     /// Any string is well-formed and gets this answer (a wrong password, an unknown session,
     /// a value outside a fixed set); anything else is malformed.
     Opaque(Outcome),
+    /// A session token: any string, and no value at all (missing or `null`), gets this answer
+    /// (a request that needs a login and carries none is not logged in); anything else is
+    /// malformed.
+    Token(Outcome),
     /// An optional string any value of which is accepted (a search keyword).
     OptionalText,
     /// Every mutation gets this answer.
@@ -169,6 +173,8 @@ pub(crate) fn expected(kind: Kind, mutation: Mutation, codes: Codes) -> Outcome 
         },
         Kind::Opaque(outcome) if mutation.is_string() => outcome,
         Kind::Opaque(_) => malformed,
+        Kind::Token(outcome) if mutation.is_string() || mutation.is_absent() => outcome,
+        Kind::Token(_) => malformed,
         Kind::OptionalText if mutation.is_string() || mutation.is_absent() => codes.ok,
         Kind::OptionalText => malformed,
         Kind::Id => match mutation {

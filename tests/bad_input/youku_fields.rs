@@ -18,7 +18,7 @@ use crate::support::{Client, md5_hex};
 
 const SESSION: Field = Field {
     name: "session",
-    kind: Kind::Opaque(NOT_LOGGED_IN),
+    kind: Kind::Token(NOT_LOGGED_IN),
     stored: None,
 };
 const OFFSET: Field = field(

@@ -7,10 +7,12 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
 
-use super::connection::{Connection, ReadError};
-use super::door::Shutdown;
+use super::connection::{Connection, Limits, ReadError};
+use super::door::{Served, Shutdown};
 use super::frame::FrameError;
+use crate::Netdisk;
 
 /// What a handled request asks of the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,9 +24,12 @@ pub enum Flow {
 }
 
 /// A protocol spoken in length-prefixed frames over one connection.
-pub trait FramedDoor: Send {
+pub trait FramedDoor: Send + Sized + 'static {
     /// Its name in the log.
     const PROTOCOL: &'static str;
+
+    /// A new connection's state.
+    fn open(netdisk: Netdisk) -> Self;
 
     /// The answer to a frame header announcing an impossible length, and its outcome in the log;
     /// the connection closes after it.
@@ -45,17 +50,28 @@ pub trait FramedDoor: Send {
     }
 
     /// Called once when the connection ends, however it ends.
-    fn close(self) -> impl Future<Output = ()> + Send
-    where
-        Self: Sized,
-    {
+    fn close(self) -> impl Future<Output = ()> + Send {
         async {}
     }
 }
 
+/// A framed door's [`Door::serve`](super::Door::serve): `D` on one accepted TCP connection.
+pub fn serve_tcp<D: FramedDoor>(
+    netdisk: Netdisk,
+    stream: TcpStream,
+    limits: Limits,
+    shutdown: Shutdown,
+) -> Served {
+    Box::pin(serve(
+        D::open(netdisk),
+        Connection::new(stream, limits),
+        shutdown,
+    ))
+}
+
 /// Serves `door` on `connection` until the client leaves, breaks the protocol, a push cannot be
 /// written, or `shutdown` fires while the connection is between requests.
-pub async fn serve_frames<S, D>(mut door: D, mut connection: Connection<S>, mut shutdown: Shutdown)
+pub async fn serve<S, D>(mut door: D, mut connection: Connection<S>, mut shutdown: Shutdown)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     D: FramedDoor,

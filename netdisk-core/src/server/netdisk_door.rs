@@ -13,10 +13,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
-use super::connection::{Connection, Limits};
-use super::door::{Door, Served, Shutdown, loopback};
+use super::connection::Connection;
+use super::door::{Door, Shutdown, loopback};
 use super::frame::FrameError;
 use super::framed::{self, Flow, FramedDoor, Outcome, RequestLog};
 use crate::{Caller, Netdisk, NewAccount, ServiceError, UserType};
@@ -25,12 +24,8 @@ use crate::{Caller, Netdisk, NewAccount, ServiceError, UserType};
 pub const DOOR: Door = Door {
     name: "netdisk",
     default_addr: loopback(1111),
-    serve: serve_tcp,
+    serve: framed::serve_tcp::<NetdiskDoor>,
 };
-
-fn serve_tcp(netdisk: Netdisk, stream: TcpStream, limits: Limits, shutdown: Shutdown) -> Served {
-    Box::pin(serve(netdisk, Connection::new(stream, limits), shutdown))
-}
 
 /// The answer before raw bytes, in both directions.
 const GO_AHEAD: i64 = 99999;
@@ -177,11 +172,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     connection: Connection<S>,
     shutdown: Shutdown,
 ) {
-    let door = NetdiskDoor {
-        netdisk,
-        caller: None,
-    };
-    framed::serve_frames(door, connection, shutdown).await;
+    framed::serve(NetdiskDoor::open(netdisk), connection, shutdown).await;
 }
 
 /// One netdisk connection's state: the account it logged in as.
@@ -223,6 +214,13 @@ fn settle(api: Api, outcome: Result<Answer, ServiceError>) -> Answer {
 
 impl FramedDoor for NetdiskDoor {
     const PROTOCOL: &'static str = DOOR.name;
+
+    fn open(netdisk: Netdisk) -> Self {
+        NetdiskDoor {
+            netdisk,
+            caller: None,
+        }
+    }
 
     fn refuse_frame(error: &FrameError) -> (Vec<u8>, Outcome) {
         let refusal = answer(NOT_A_REQUEST, &error.to_string(), Value::Null);

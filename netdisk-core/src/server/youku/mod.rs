@@ -13,11 +13,10 @@ mod request;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
-use super::connection::{Connection, Limits};
-use super::door::{Door, Served, Shutdown, loopback};
+use super::connection::Connection;
+use super::door::{Door, Shutdown, loopback};
 use super::frame::FrameError;
 use super::framed::{self, Flow, FramedDoor, Outcome, RequestLog};
 use crate::{Caller, Netdisk, NoticeView, ServiceError};
@@ -29,12 +28,8 @@ pub use request::{Malformed, ParsedRequest, parse};
 pub const DOOR: Door = Door {
     name: "youku",
     default_addr: loopback(8080),
-    serve: serve_tcp,
+    serve: framed::serve_tcp::<Youku>,
 };
-
-fn serve_tcp(netdisk: Netdisk, stream: TcpStream, limits: Limits, shutdown: Shutdown) -> Served {
-    Box::pin(serve(netdisk, Connection::new(stream, limits), shutdown))
-}
 
 /// Serves one Youku connection until the client leaves, breaks the protocol, or `shutdown`
 /// fires while the connection is between requests.
@@ -43,11 +38,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin + Send>(
     connection: Connection<S>,
     shutdown: Shutdown,
 ) {
-    let door = Youku {
-        netdisk,
-        subscription: None,
-    };
-    framed::serve_frames(door, connection, shutdown).await;
+    framed::serve(Youku::open(netdisk), connection, shutdown).await;
 }
 
 /// The failure response for `error`: its wire code is the error's [`ServiceError::code`].
@@ -69,6 +60,13 @@ struct Youku {
 
 impl FramedDoor for Youku {
     const PROTOCOL: &'static str = DOOR.name;
+
+    fn open(netdisk: Netdisk) -> Self {
+        Youku {
+            netdisk,
+            subscription: None,
+        }
+    }
 
     fn refuse_frame(error: &FrameError) -> (Vec<u8>, Outcome) {
         let refusal = ServiceError::BadRequest(error.to_string());
