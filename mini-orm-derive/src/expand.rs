@@ -1,4 +1,4 @@
-//! Code generation: the column constants, `FromRow` and `Model`.
+//! Code generation: the column constants, `FromRow` and `Table` (every `Table` is a `Model`).
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -19,6 +19,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let ident = model.ident;
     let table = &model.table;
     let constants = model.fields.iter().map(|f| column_constant(ident, f));
+    let table_constant = table_constant(&model);
     let column_defs = model.fields.iter().map(column_def);
     let column_names = model.fields.iter().map(|f| &f.column);
     let indexes = index_defs(&model);
@@ -41,6 +42,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         #[automatically_derived]
         impl #ident {
             #(#constants)*
+            #table_constant
         }
 
         #[automatically_derived]
@@ -53,7 +55,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
 
         #[automatically_derived]
-        impl ::mini_orm::Model for #ident {
+        impl ::mini_orm::Table for #ident {
             const TABLE: &'static ::mini_orm::TableDef = &::mini_orm::TableDef {
                 name: #table,
                 columns: &[#(#column_defs),*],
@@ -73,6 +75,18 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 #(out.push(#values);)*
             }
         }
+    })
+}
+
+/// `Table::TABLE` as an inherent constant too, so that `User::TABLE` needs only `Model` in
+/// scope (the constant is `Table`'s); left out when a field's column constant is `TABLE`.
+fn table_constant(model: &Model<'_>) -> Option<TokenStream> {
+    if model.fields.iter().any(|f| f.constant == "TABLE") {
+        return None;
+    }
+    Some(quote! {
+        /// The table this model maps to (the same as `<Self as mini_orm::Table>::TABLE`).
+        pub const TABLE: &'static ::mini_orm::TableDef = <Self as ::mini_orm::Table>::TABLE;
     })
 }
 
