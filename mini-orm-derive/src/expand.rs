@@ -19,7 +19,6 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let ident = model.ident;
     let table = &model.table;
     let constants = model.fields.iter().map(|f| column_constant(ident, f));
-    let table_constant = table_constant(&model);
     let column_defs = model.fields.iter().map(column_def);
     let column_names = model.fields.iter().map(|f| &f.column);
     let indexes = index_defs(&model);
@@ -42,7 +41,6 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         #[automatically_derived]
         impl #ident {
             #(#constants)*
-            #table_constant
         }
 
         #[automatically_derived]
@@ -56,7 +54,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 
         #[automatically_derived]
         impl ::mini_orm::Table for #ident {
-            const TABLE: &'static ::mini_orm::TableDef = &::mini_orm::TableDef {
+            const DEF: &'static ::mini_orm::TableDef = &::mini_orm::TableDef {
                 name: #table,
                 columns: &[#(#column_defs),*],
                 primary_key: #primary_key,
@@ -75,18 +73,6 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 #(out.push(#values);)*
             }
         }
-    })
-}
-
-/// `Table::TABLE` as an inherent constant too, so that `User::TABLE` needs only `Model` in
-/// scope (the constant is `Table`'s); left out when a field's column constant is `TABLE`.
-fn table_constant(model: &Model<'_>) -> Option<TokenStream> {
-    if model.fields.iter().any(|f| f.constant == "TABLE") {
-        return None;
-    }
-    Some(quote! {
-        /// The table this model maps to (the same as `<Self as mini_orm::Table>::TABLE`).
-        pub const TABLE: &'static ::mini_orm::TableDef = <Self as ::mini_orm::Table>::TABLE;
     })
 }
 

@@ -90,7 +90,7 @@ impl Db {
 
     /// Creates `M`'s table and its indexes if they do not exist yet (idempotent).
     pub async fn create_table<M: Table>(&self) -> Result<()> {
-        for sql in schema::create_table(self.backend(), M::TABLE) {
+        for sql in schema::create_table(self.backend(), M::DEF) {
             execute(self, Statement::text(sql, Vec::new())).await?;
         }
         Ok(())
@@ -98,7 +98,7 @@ impl Db {
 
     /// Drops `M`'s table if it exists.
     pub async fn drop_table<M: Table>(&self) -> Result<()> {
-        let sql = schema::drop_table(self.backend(), M::TABLE);
+        let sql = schema::drop_table(self.backend(), M::DEF);
         execute(self, Statement::text(sql, Vec::new())).await?;
         Ok(())
     }

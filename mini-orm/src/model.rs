@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::exec::{self, Executor};
 use crate::query::Select;
 use crate::sql::dml;
-use crate::table::Table;
+use crate::table::{Table, TableDef};
 
 /// A struct mapped to a table, with the operations on its rows. Implement it with
 /// `#[derive(Model)]`, which implements [`Table`] (the description of the table); every
@@ -16,6 +16,10 @@ use crate::table::Table;
 /// The provided methods are the per-row operations; [`Model::query`] starts a filtered select,
 /// update or delete over many rows.
 pub trait Model: Table {
+    /// The table this model maps to ([`Table::DEF`] under the name that needs only `Model` in
+    /// scope).
+    const TABLE: &'static TableDef = Self::DEF;
+
     /// A query over this model's table, to be narrowed with filters.
     fn query() -> Select<Self> {
         Select::new()

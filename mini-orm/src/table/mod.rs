@@ -101,8 +101,9 @@ impl IndexDef {
 /// that the statements and the drivers need to know of a model. The operations on rows
 /// ([`Model`](crate::Model)) come with it.
 pub trait Table: FromRow + Sync + 'static {
-    /// The table this model maps to.
-    const TABLE: &'static TableDef;
+    /// The table this model maps to (also [`Model::TABLE`](crate::Model::TABLE), the name to
+    /// use outside the crate).
+    const DEF: &'static TableDef;
 
     /// The primary key's value.
     fn primary_key(&self) -> i64;
@@ -117,7 +118,7 @@ pub trait Table: FromRow + Sync + 'static {
 
     /// The values of every column but the primary key, in [`TableDef::value_columns`] order.
     fn values(&self) -> Vec<Value<'_>> {
-        let mut values = Vec::with_capacity(Self::TABLE.columns.len());
+        let mut values = Vec::with_capacity(Self::DEF.columns.len());
         self.push_values(&mut values);
         values
     }
