@@ -1,4 +1,4 @@
-//! Code generation: the column constants, `FromRow` and `Model`.
+//! Code generation: the column constants, `FromRow` and `Table` (every `Table` is a `Model`).
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -53,8 +53,8 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         }
 
         #[automatically_derived]
-        impl ::mini_orm::Model for #ident {
-            const TABLE: &'static ::mini_orm::TableDef = &::mini_orm::TableDef {
+        impl ::mini_orm::Table for #ident {
+            const DEF: &'static ::mini_orm::TableDef = &::mini_orm::TableDef {
                 name: #table,
                 columns: &[#(#column_defs),*],
                 primary_key: #primary_key,

@@ -14,7 +14,9 @@ mod valid;
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
-/// Maps a struct with named fields to a table. See the `mini_orm` crate for the attributes:
+/// Maps a struct with named fields to a table: implements `mini_orm::Table` and
+/// `mini_orm::FromRow` (and so `mini_orm::Model`), and gives each field a column constant. See
+/// the `mini_orm` crate for the attributes:
 ///
 /// - on the struct: `#[model(table = "name")]` (default: the struct name in snake_case),
 ///   `#[model(index(a, b))]`, `#[model(unique(a, b))]`;

@@ -44,10 +44,25 @@
 //! check: a filter names a column of this model (`User::NAME`) and compares it with a value of
 //! the column's type.
 //!
-//! The pieces: [`Model`] and [`FromRow`] (what the derive implements), [`Column`] and [`Filter`]
+//! The pieces: [`Table`] and [`FromRow`] (what the derive implements), [`Model`] (the operations
+//! on rows, for every [`Table`]), [`Column`] and [`Filter`]
 //! (typed conditions), [`Select`] (the query builder: `all`, `first`, `count`, `update`,
 //! `delete`), [`Db`], [`Transaction`] and [`Executor`] (where statements run), [`raw`] (hand-written
 //! SQL), [`Error`] (portable errors), and [`schema`] (DDL from the model).
+//!
+//! ## Layers
+//!
+//! Each module uses only those on its own line or below it (`tests/layers.rs` checks this):
+//!
+//! ```text
+//! testing                       helpers for tests, the statement log (feature `testing`)
+//! model, query, raw             the API: Model's operations, Select, hand-written SQL
+//! exec                          Db, Transaction, Executor: where a statement runs
+//! backend                       the SQLite and MySQL drivers (Done: what a statement did)
+//! sql                           SQL text: dialects, statements, cached fragments, schema DDL
+//! table                         TableDef, ColumnDef, IndexDef, the Table trait, Row, FromRow
+//! error, value, column          errors, values and field types, typed columns and filters
+//! ```
 
 mod backend;
 mod column;
@@ -56,9 +71,8 @@ mod exec;
 mod model;
 mod query;
 mod raw;
-pub mod schema;
 mod sql;
-mod table_sql;
+mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod value;
@@ -67,10 +81,12 @@ pub use column::{Assignment, Column, Filter, Order, escape_like};
 pub use error::{BoxError, DecodeError, Error, Result};
 pub use exec::{Db, Executor, Transaction};
 pub use mini_orm_derive::Model;
-pub use model::{ColumnDef, DefaultValue, FromRow, IndexDef, Model, Row, TableDef};
+pub use model::Model;
 pub use query::Select;
 pub use raw::{RawQuery, raw};
-pub use sql::Backend;
+pub use sql::{Backend, schema};
+pub use table::row::{FromRow, Row};
+pub use table::{ColumnDef, DefaultValue, IndexDef, Table, TableDef};
 pub use value::{FieldType, NotNull, Numeric, SqlType, Textual, Value, ValueRef};
 
 #[doc(hidden)]

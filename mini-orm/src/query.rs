@@ -7,7 +7,7 @@ use crate::column::{Assignment, Expr, Filter, Order};
 use crate::error::{Error, Result};
 use crate::exec::{self, Executor};
 use crate::model::Model;
-use crate::sql::{self, Clauses};
+use crate::sql::dml::{self, Clauses};
 
 /// The rows of model `M` that match a filter, with an order and a window.
 ///
@@ -111,7 +111,7 @@ impl<M: Model> Select<M> {
 
     /// Every matching row, in order.
     pub async fn all(self, exec: impl Executor) -> Result<Vec<M>> {
-        let stmt = sql::select(exec.backend(), M::TABLE, &self.clauses());
+        let stmt = dml::select(exec.backend(), M::TABLE, &self.clauses());
         exec::fetch(exec, stmt).await
     }
 
@@ -124,7 +124,7 @@ impl<M: Model> Select<M> {
     /// How many rows match (order, limit and offset do not change the count, so it serves as the
     /// total of a paged list).
     pub async fn count(self, exec: impl Executor) -> Result<u64> {
-        let stmt = sql::count(exec.backend(), M::TABLE, self.filter.as_ref());
+        let stmt = dml::count(exec.backend(), M::TABLE, self.filter.as_ref());
         let rows: Vec<(i64,)> = exec::fetch(exec, stmt).await?;
         let count = rows.first().map_or(0, |row| row.0);
         u64::try_from(count).map_err(|_| Error::Database("COUNT(*) was negative".into()))
@@ -147,14 +147,14 @@ impl<M: Model> Select<M> {
     ) -> Result<u64> {
         self.refuse_window()?;
         let assignments: Vec<_> = assignments.into_iter().collect();
-        let stmt = sql::update(exec.backend(), M::TABLE, &assignments, self.filter.as_ref())?;
+        let stmt = dml::update(exec.backend(), M::TABLE, &assignments, self.filter.as_ref())?;
         Ok(exec::execute(exec, stmt).await?.rows_matched)
     }
 
     /// Deletes every matching row and returns how many there were.
     pub async fn delete(self, exec: impl Executor) -> Result<u64> {
         self.refuse_window()?;
-        let stmt = sql::delete(exec.backend(), M::TABLE, self.filter.as_ref());
+        let stmt = dml::delete(exec.backend(), M::TABLE, self.filter.as_ref());
         Ok(exec::execute(exec, stmt).await?.rows_matched)
     }
 

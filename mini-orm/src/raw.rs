@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::exec::{self, Executor};
-use crate::model::FromRow;
 use crate::sql::Statement;
+use crate::table::row::FromRow;
 use crate::value::{FieldType, Value};
 
 /// Hand-written SQL with `?` placeholders, started by [`raw`].

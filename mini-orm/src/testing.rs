@@ -29,9 +29,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Db, Result, raw};
+use crate::error::Result;
+use crate::exec::Db;
+use crate::raw::raw;
 pub use statement_log::StatementLog;
-pub(crate) use statement_log::record;
 
 /// The variable naming the MySQL server for tests, e.g. `mysql://root@127.0.0.1:3306/test`.
 /// The database in the URL is only used to connect; each test creates its own.

@@ -6,7 +6,7 @@ mod support;
 
 use std::borrow::Cow;
 
-use mini_orm::{FieldType, Model, Value};
+use mini_orm::{FieldType, Model, Table, Value};
 use support::{Sample, User};
 
 /// The address of the text or bytes a value holds, and whether it borrows them.

@@ -17,10 +17,10 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::{Mutex, MutexGuard, OwnedMutexGuard, Semaphore};
 
+use crate::backend::Done;
 use crate::error::{Error, Result};
-use crate::exec::Done;
-use crate::model::{FromRow, Row, RowSource, positions_by_name};
 use crate::sql::{PARAMS_MISMATCH, Statement};
+use crate::table::row::{FromRow, Row, RowSource, positions_by_name};
 use crate::value::Value;
 
 const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -4,6 +4,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::exec;
+
 thread_local! {
     /// The logs started on this thread and not yet dropped, innermost last.
     static ACTIVE: RefCell<Vec<Rc<RefCell<Vec<String>>>>> = const { RefCell::new(Vec::new()) };
@@ -34,6 +36,7 @@ pub struct StatementLog {
 impl StatementLog {
     /// Starts recording this thread's statements.
     pub fn start() -> StatementLog {
+        exec::observe_statements(record);
         let statements = Rc::default();
         ACTIVE.with_borrow_mut(|active| active.push(Rc::clone(&statements)));
         StatementLog { statements }
@@ -51,8 +54,9 @@ impl Drop for StatementLog {
     }
 }
 
-/// Adds `sql` to this thread's innermost log, if one is alive.
-pub(crate) fn record(sql: &str) {
+/// Adds `sql` to this thread's innermost log, if one is alive: the observer of every
+/// statement run, set by the first [`StatementLog::start`].
+fn record(sql: &str) {
     ACTIVE.with_borrow(|active| {
         if let Some(log) = active.last() {
             log.borrow_mut().push(sql.to_owned());

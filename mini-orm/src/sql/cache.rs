@@ -4,8 +4,8 @@
 
 use std::sync::RwLock;
 
-use crate::model::TableDef;
 use crate::sql::{Backend, placeholders, quoted_list};
+use crate::table::TableDef;
 
 /// How many rows of an insert's `VALUES` list [`TableSql::insert_rows`] hands out at once.
 pub(crate) const INSERT_ROWS_CACHED: usize = 64;

@@ -1,108 +1,15 @@
-//! SQL text for each operation, in the dialect of each backend.
-//!
-//! Every value travels as a bound parameter (`?` on both backends); only identifiers that the
-//! derive checked at compile time are written into the text, and always quoted.
+//! The statements of each operation on rows: selects (by primary key or by filter), counts,
+//! inserts (one row or many), updates and deletes.
 
 use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::column::{Assignment, Change, Expr, Order};
 use crate::error::{Error, Result};
-use crate::model::{ColumnDef, TableDef};
-use crate::table_sql::{INSERT_ROWS_CACHED, table_sql};
-use crate::value::{SqlType, Value};
-
-/// Which database a [`Db`](crate::Db) talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
-    /// SQLite, embedded, through rusqlite.
-    Sqlite,
-    /// MySQL or MariaDB, through mysql_async.
-    MySql,
-}
-
-impl Backend {
-    /// Appends `ident` quoted for this backend.
-    pub(crate) fn quote(self, ident: &str, out: &mut String) {
-        let q = match self {
-            Backend::Sqlite => '"',
-            Backend::MySql => '`',
-        };
-        out.push(q);
-        if ident.contains(q) {
-            for c in ident.chars() {
-                if c == q {
-                    out.push(q);
-                }
-                out.push(c);
-            }
-        } else {
-            out.push_str(ident);
-        }
-        out.push(q);
-    }
-
-    pub(crate) fn quoted(self, ident: &str) -> String {
-        let mut out = String::with_capacity(ident.len() + 2);
-        self.quote(ident, &mut out);
-        out
-    }
-
-    /// The `ESCAPE` clause that makes `\` the `LIKE` escape character.
-    fn like_escape(self) -> &'static str {
-        match self {
-            Backend::Sqlite => r" ESCAPE '\'",
-            Backend::MySql => r" ESCAPE '\\'",
-        }
-    }
-}
-
-/// The error text when a raw query binds more or fewer values than it has placeholders.
-pub(crate) const PARAMS_MISMATCH: &str =
-    "the number of bound values differs from the number of `?` placeholders";
-
-/// A statement ready to run: text, parameters, and the table it concerns (so that a unique
-/// violation can be reported with the constraint's columns).
-#[derive(Debug)]
-pub(crate) struct Statement<'a> {
-    /// The text: borrowed when a table's cached fragment is the whole statement.
-    pub sql: Cow<'static, str>,
-    /// The parameters, borrowed from the row or the filter the statement was built from.
-    pub params: Vec<Value<'a>>,
-    pub table: Option<&'static TableDef>,
-    /// The statement selects a model's columns in its declared order (the ORM's own selects), so
-    /// rows need no mapping by column name; raw SQL does.
-    pub columns_in_model_order: bool,
-}
-
-impl<'a> Statement<'a> {
-    /// Hand-written or schema SQL, on no particular table: its rows are read by column name.
-    pub(crate) fn text(sql: String, params: Vec<Value<'a>>) -> Self {
-        Statement {
-            sql: sql.into(),
-            params,
-            table: None,
-            columns_in_model_order: false,
-        }
-    }
-
-    /// A statement on `table` whose text starts with `head`.
-    fn new(table: &'static TableDef, head: &str) -> Self {
-        let mut sql = String::with_capacity(head.len() + 64);
-        sql.push_str(head);
-        Self::fixed(table, sql.into())
-    }
-
-    /// A statement on `table` whose whole text is `sql`.
-    fn fixed(table: &'static TableDef, sql: Cow<'static, str>) -> Self {
-        Statement {
-            sql,
-            params: Vec::new(),
-            table: Some(table),
-            columns_in_model_order: false,
-        }
-    }
-}
+use crate::sql::cache::{INSERT_ROWS_CACHED, table_sql};
+use crate::sql::{Backend, Statement, placeholders};
+use crate::table::{ColumnDef, TableDef};
+use crate::value::Value;
 
 /// The parts of a `SELECT`, `UPDATE` or `DELETE` that `Select` collects.
 pub(crate) struct Clauses<'a> {
@@ -119,29 +26,6 @@ impl<M> From<&Order<M>> for (&'static str, bool) {
     }
 }
 
-/// Appends `names`, each quoted and followed by `suffix`, separated by commas.
-pub(crate) fn quoted_list<'n>(
-    backend: Backend,
-    names: impl IntoIterator<Item = &'n str>,
-    suffix: &str,
-    out: &mut String,
-) {
-    for (i, name) in names.into_iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        backend.quote(name, out);
-        out.push_str(suffix);
-    }
-}
-
-/// Appends `n` comma-separated `?` placeholders.
-pub(crate) fn placeholders(n: usize, out: &mut String) {
-    for i in 0..n {
-        out.push_str(if i == 0 { "?" } else { ", ?" });
-    }
-}
-
 fn select_from<'a>(backend: Backend, table: &'static TableDef) -> Statement<'a> {
     let mut stmt = Statement::new(table, &table_sql(backend, table).select);
     stmt.columns_in_model_order = true;
@@ -153,11 +37,14 @@ pub(crate) fn select_by_primary_key(
     table: &'static TableDef,
     id: i64,
 ) -> Statement<'static> {
-    let mut stmt = Statement::fixed(
-        table,
-        Cow::Borrowed(&table_sql(backend, table).select_by_primary_key),
-    );
+    let mut stmt = by_primary_key(table, &table_sql(backend, table).select_by_primary_key, id);
     stmt.columns_in_model_order = true;
+    stmt
+}
+
+/// The cached statement `sql` on `table`, whose one parameter is the primary key `id`.
+fn by_primary_key(table: &'static TableDef, sql: &'static str, id: i64) -> Statement<'static> {
+    let mut stmt = Statement::fixed(table, Cow::Borrowed(sql));
     stmt.params.push(Value::Int(id));
     stmt
 }
@@ -252,12 +139,7 @@ pub(crate) fn delete_by_primary_key(
     table: &'static TableDef,
     id: i64,
 ) -> Statement<'static> {
-    let mut stmt = Statement::fixed(
-        table,
-        Cow::Borrowed(&table_sql(backend, table).delete_by_primary_key),
-    );
-    stmt.params.push(Value::Int(id));
-    stmt
+    by_primary_key(table, &table_sql(backend, table).delete_by_primary_key, id)
 }
 
 pub(crate) fn select<'a>(
@@ -303,9 +185,8 @@ pub(crate) fn count<'a>(
     table: &'static TableDef,
     filter: Option<&'a Expr>,
 ) -> Statement<'a> {
-    let mut stmt = Statement::new(table, &table_sql(backend, table).count);
-    where_clause(backend, filter, &mut stmt);
-    stmt
+    let head = &table_sql(backend, table).count;
+    filtered(backend, table, head, filter)
 }
 
 pub(crate) fn delete<'a>(
@@ -313,7 +194,18 @@ pub(crate) fn delete<'a>(
     table: &'static TableDef,
     filter: Option<&'a Expr>,
 ) -> Statement<'a> {
-    let mut stmt = Statement::new(table, &table_sql(backend, table).delete);
+    let head = &table_sql(backend, table).delete;
+    filtered(backend, table, head, filter)
+}
+
+/// A statement on `table` whose text is `head` and then `filter`'s `WHERE` clause, if any.
+fn filtered<'a>(
+    backend: Backend,
+    table: &'static TableDef,
+    head: &str,
+    filter: Option<&'a Expr>,
+) -> Statement<'a> {
+    let mut stmt = Statement::new(table, head);
     where_clause(backend, filter, &mut stmt);
     stmt
 }
@@ -424,36 +316,10 @@ fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
     }
 }
 
-/// The column type in this backend's DDL.
-pub(crate) fn column_type(
-    backend: Backend,
-    sql_type: SqlType,
-    max_len: Option<u32>,
-    indexed: bool,
-) -> String {
-    match (backend, sql_type) {
-        (Backend::Sqlite, SqlType::BigInt | SqlType::Int | SqlType::Bool) => "INTEGER".into(),
-        (Backend::Sqlite, SqlType::Double) => "REAL".into(),
-        (Backend::Sqlite, SqlType::Text) => "TEXT".into(),
-        (Backend::Sqlite, SqlType::Blob) => "BLOB".into(),
-        (Backend::MySql, SqlType::BigInt) => "BIGINT".into(),
-        (Backend::MySql, SqlType::Int) => "INT".into(),
-        (Backend::MySql, SqlType::Bool) => "BOOLEAN".into(),
-        (Backend::MySql, SqlType::Double) => "DOUBLE".into(),
-        // An index needs a bounded length on MySQL; 255 characters of utf8mb4 fit InnoDB's limit.
-        (Backend::MySql, SqlType::Text) => match max_len.or(indexed.then_some(255)) {
-            Some(n) => format!("VARCHAR({n})"),
-            // TEXT holds only 65 535 bytes; SQLite's TEXT has no such limit.
-            None => "LONGTEXT".into(),
-        },
-        (Backend::MySql, SqlType::Blob) => "LONGBLOB".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ColumnDef, TableDef};
+    use crate::value::SqlType;
 
     static COLUMNS: [ColumnDef; 3] = [
         ColumnDef {

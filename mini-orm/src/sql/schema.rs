@@ -7,8 +7,9 @@
 
 use std::fmt::Write;
 
-use crate::model::{ColumnDef, DefaultValue, TableDef};
-use crate::sql::{Backend, column_type};
+use crate::sql::Backend;
+use crate::table::{ColumnDef, DefaultValue, TableDef};
+use crate::value::SqlType;
 
 /// The statements that create `table` and its indexes when missing.
 pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
@@ -120,4 +121,25 @@ fn column_definition(
         }
     }
     line
+}
+
+/// The column type in this backend's DDL.
+fn column_type(backend: Backend, sql_type: SqlType, max_len: Option<u32>, indexed: bool) -> String {
+    match (backend, sql_type) {
+        (Backend::Sqlite, SqlType::BigInt | SqlType::Int | SqlType::Bool) => "INTEGER".into(),
+        (Backend::Sqlite, SqlType::Double) => "REAL".into(),
+        (Backend::Sqlite, SqlType::Text) => "TEXT".into(),
+        (Backend::Sqlite, SqlType::Blob) => "BLOB".into(),
+        (Backend::MySql, SqlType::BigInt) => "BIGINT".into(),
+        (Backend::MySql, SqlType::Int) => "INT".into(),
+        (Backend::MySql, SqlType::Bool) => "BOOLEAN".into(),
+        (Backend::MySql, SqlType::Double) => "DOUBLE".into(),
+        // An index needs a bounded length on MySQL; 255 characters of utf8mb4 fit InnoDB's limit.
+        (Backend::MySql, SqlType::Text) => match max_len.or(indexed.then_some(255)) {
+            Some(n) => format!("VARCHAR({n})"),
+            // TEXT holds only 65 535 bytes; SQLite's TEXT has no such limit.
+            None => "LONGTEXT".into(),
+        },
+        (Backend::MySql, SqlType::Blob) => "LONGBLOB".into(),
+    }
 }

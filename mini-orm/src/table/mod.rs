@@ -1,0 +1,150 @@
+//! The table description that every layer above reads: [`TableDef`] and its columns and
+//! indexes, the [`Table`] trait that `#[derive(Model)]` implements, and ([`row`]) the rows a
+//! driver returns and [`FromRow`], which reads them.
+
+pub(crate) mod row;
+
+use crate::value::{SqlType, Value};
+use row::FromRow;
+
+/// A table: its name, its columns in declaration order, and its indexes.
+#[derive(Debug)]
+pub struct TableDef {
+    /// The table name.
+    pub name: &'static str,
+    /// Every column, the primary key included, in the order of the struct's fields.
+    pub columns: &'static [ColumnDef],
+    /// Position of the primary key in `columns`.
+    pub primary_key: usize,
+    /// Unique and plain indexes, from field and model attributes.
+    pub indexes: &'static [IndexDef],
+}
+
+impl TableDef {
+    /// The primary key column.
+    pub fn primary_key(&self) -> &ColumnDef {
+        &self.columns[self.primary_key]
+    }
+
+    /// The columns an insert or an update writes: every column but the primary key.
+    pub fn value_columns(&self) -> impl Iterator<Item = &ColumnDef> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != self.primary_key)
+            .map(|(_, c)| c)
+    }
+}
+
+/// One column of a [`TableDef`].
+#[derive(Debug)]
+pub struct ColumnDef {
+    /// The column name.
+    pub name: &'static str,
+    /// The column type.
+    pub sql_type: SqlType,
+    /// Whether `NULL` is allowed (the field is an `Option`).
+    pub nullable: bool,
+    /// For text: the maximum length in characters (`VARCHAR(n)` on MySQL, checked before writing
+    /// on both backends).
+    pub max_len: Option<u32>,
+    /// The column's `DEFAULT`, used by the schema for rows inserted without this column.
+    pub default: Option<DefaultValue>,
+}
+
+/// A literal column default.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DefaultValue {
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Text.
+    Text(&'static str),
+}
+
+/// An index over one or more columns.
+#[derive(Debug)]
+pub struct IndexDef {
+    /// The indexed columns, in order.
+    pub columns: &'static [&'static str],
+    /// Whether the index is a unique constraint.
+    pub unique: bool,
+}
+
+impl IndexDef {
+    /// The name the schema gives this index in `table`: `<table>_<columns>_key` for unique
+    /// indexes and `<table>_<columns>_idx` for the others, shortened with a hash to fit the
+    /// 64 characters MySQL allows.
+    pub fn name(&self, table: &str) -> String {
+        const MAX: usize = 64;
+        let suffix = if self.unique { "key" } else { "idx" };
+        let name = format!("{table}_{}_{suffix}", self.columns.join("_"));
+        if name.len() <= MAX {
+            return name;
+        }
+        // FNV-1a: stable across builds and platforms, unlike std's hasher.
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        let mut cut = MAX - 18;
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}_{hash:016x}", &name[..cut])
+    }
+}
+
+/// A struct whose values are the rows of a table: what `#[derive(Model)]` implements, and all
+/// that the statements and the drivers need to know of a model. The operations on rows
+/// ([`Model`](crate::Model)) come with it.
+pub trait Table: FromRow + Sync + 'static {
+    /// The table this model maps to (also [`Model::TABLE`](crate::Model::TABLE), the name to
+    /// use outside the crate).
+    const DEF: &'static TableDef;
+
+    /// The primary key's value.
+    fn primary_key(&self) -> i64;
+
+    /// Sets the primary key (done by [`Model::save`](crate::Model::save) with the generated
+    /// key).
+    fn set_primary_key(&mut self, id: i64);
+
+    /// Appends the values of every column but the primary key, in [`TableDef::value_columns`]
+    /// order, borrowing this row's text and bytes.
+    fn push_values<'a>(&'a self, out: &mut Vec<Value<'a>>);
+
+    /// The values of every column but the primary key, in [`TableDef::value_columns`] order.
+    fn values(&self) -> Vec<Value<'_>> {
+        let mut values = Vec::with_capacity(Self::DEF.columns.len());
+        self.push_values(&mut values);
+        values
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_names_fit_mysql_limit_and_stay_distinct() {
+        let short = IndexDef {
+            columns: &["name"],
+            unique: true,
+        };
+        assert_eq!(short.name("user_info"), "user_info_name_key");
+        let long_a = IndexDef {
+            columns: &["a_very_long_column_name_number_one", "x"],
+            unique: false,
+        };
+        let long_b = IndexDef {
+            columns: &["a_very_long_column_name_number_one", "y"],
+            unique: false,
+        };
+        let table = "a_table_with_a_rather_long_name";
+        assert!(long_a.name(table).len() <= 64);
+        assert_ne!(long_a.name(table), long_b.name(table));
+    }
+}
