@@ -8,8 +8,9 @@ use mini_orm::{Backend, Db, Executor, Model, Transaction, raw};
 use super::Event;
 
 /// One stored event, as a row of `topic_event` (for tools that read or prune the table;
-/// publishers and subscribers use [`Topics`](super::Topics)). `(topic, seq)` is unique, and `seq` runs 1, 2, 3… without gaps within a
-/// topic (see [`append`]).
+/// publishers and subscribers use [`Topics`](super::Topics)). `(topic, seq)` is unique, and
+/// `seq` runs 1, 2, 3… without gaps within a topic (see
+/// [`Topics::append`](super::Topics::append)).
 #[derive(Model, Debug, Clone, PartialEq)]
 #[model(table = "topic_event", unique(topic, seq))]
 pub struct TopicEvent {
