@@ -22,6 +22,7 @@ mod priority;
 pub mod server;
 mod service;
 pub mod storage;
+pub mod topics;
 
 pub use config::Config;
 pub use error::{Result, ServiceError};
