@@ -80,7 +80,9 @@ pub struct Common {
 enum Mode {
     /// C connections (one logged-in user each) send small requests back to back (list movies,
     /// list notices, download records) for a fixed time: requests/s and p50/p99/max latency
-    /// per C. Targets: p99 at C=64 under 10 ms; throughput at C=256 not below C=64.
+    /// per C, next to a floor (a bare echo server with the same framing and answer sizes, on as
+    /// many threads as the server's runtime, alternated with it). Targets: server/floor at C=64
+    /// at least 0.5; p99 at C=64 and C=256 under 10 ms; throughput at C=256 not below C=64.
     Small(small::Opts),
     /// K users download the same S-byte movie at once (bytes discarded): aggregate and
     /// per-client MB/s and the server's peak RSS during the downloads, next to a plain loopback

@@ -1,5 +1,9 @@
-//! The yardstick for transfers: a tiny TCP server on its own tokio runtime (two workers, like
-//! the server's on this machine) that does only what a transfer must do, with no protocol:
+//! The yardsticks: tiny TCP servers on tokio runtimes of their own inside loadgen.
+//!
+//! For small requests, [`Echo`]: the server's framing and nothing else (see there).
+//!
+//! For transfers, [`Baseline`] (two workers, like the server's on this machine), which does only
+//! what a transfer must do, with no protocol:
 //!
 //! - download direction: on connect, reads a file with `tokio::fs::File` in 64 KiB chunks and
 //!   writes each to the socket;
@@ -11,6 +15,7 @@
 //! The clients use the same code as the protocol clients ([`crate::proto::receive_discard`],
 //! [`crate::proto::send_variant`]) on the same [`examples::Connection`].
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,11 +23,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use netdisk_core::server::frame;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 
-use crate::proto::{self, CHUNK, Content};
+use crate::proto::{self, CHUNK, Content, FrameReader};
+use crate::target::cpu_seconds;
 
 /// Where an upload's bytes go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +42,8 @@ pub enum Sink {
 
 /// The running baseline servers.
 pub struct Baseline {
-    runtime: Option<Runtime>,
+    /// Held for its drop, which stops the servers.
+    _pool: Pool,
     /// Streams the file to each connection (when there is one).
     download_addr: Option<SocketAddr>,
     /// Receives uploads.
@@ -46,35 +54,20 @@ impl Baseline {
     /// Starts the listeners on 127.0.0.1: downloads serve `file` (none without one); uploads to
     /// a file land in `dir`.
     pub fn start(file: Option<&Path>, dir: &Path) -> anyhow::Result<Baseline> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("baseline")
-            .enable_all()
-            .build()?;
-        let bind = || -> std::io::Result<(SocketAddr, TcpListener)> {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-            listener.set_nonblocking(true)?;
-            let _entered = runtime.enter();
-            Ok((listener.local_addr()?, TcpListener::from_std(listener)?))
-        };
+        let pool = Pool::new(2)?;
         let mut download_addr = None;
         if let Some(file) = file {
-            let (addr, download) = bind()?;
             let file = file.to_owned();
-            runtime.spawn(accept(download, move |stream| {
-                serve_file(stream, file.clone())
-            }));
-            download_addr = Some(addr);
+            download_addr = Some(pool.listen(move |stream| serve_file(stream, file.clone()))?);
         }
-        let (upload_addr, upload) = bind()?;
         let dir = Arc::new(dir.to_owned());
         let counter = Arc::new(AtomicU64::new(0));
-        runtime.spawn(accept(upload, move |stream| {
+        let upload_addr = pool.listen(move |stream| {
             let path = dir.join(format!("{}.bin", counter.fetch_add(1, Ordering::Relaxed)));
             receive(stream, path)
-        }));
+        })?;
         Ok(Baseline {
-            runtime: Some(runtime),
+            _pool: pool,
             download_addr,
             upload_addr,
         })
@@ -106,9 +99,100 @@ impl Baseline {
     }
 }
 
-impl Drop for Baseline {
+/// The floor for small requests: a length-prefixed echo server with no database, no JSON and
+/// no log. For each request frame it sends back one frame: the canned answer registered for the
+/// request body's length (see [`Echo::start`]), or the request body itself when none is.
+///
+/// It runs on a tokio runtime of its own inside loadgen, with as many workers as the server's
+/// runtime has (the server's `#[tokio::main]` takes one per core, or `TOKIO_WORKER_THREADS`).
+/// That way it gets what the server gets: the same number of threads competing for the same
+/// cores against the same client, with loadgen's own runtime apart; a second process would buy
+/// nothing more (both are scheduled by the same kernel as threads) but a second executable.
+pub struct Echo {
+    pool: Pool,
+    addr: SocketAddr,
+}
+
+impl Echo {
+    /// Starts the echo server on 127.0.0.1 with `workers` worker threads. `answers` maps a
+    /// request body's length to the answer body sent back for it.
+    pub fn start(workers: usize, answers: HashMap<usize, Vec<u8>>) -> anyhow::Result<Echo> {
+        let pool = Pool::new(workers)?;
+        let answers: Arc<HashMap<usize, Vec<u8>>> = Arc::new(
+            answers
+                .into_iter()
+                .map(|(length, body)| (length, frame::encode(&body)))
+                .collect(),
+        );
+        let addr = pool.listen(move |stream| serve_echo(stream, answers.clone()))?;
+        Ok(Echo { pool, addr })
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// CPU seconds its threads have used so far (`None` where `/proc` cannot tell).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        self.pool.cpu_seconds()
+    }
+}
+
+/// Name of the threads of every [`Pool`] (at most 15 bytes: the kernel's limit).
+const POOL_THREAD: &str = "baseline";
+
+/// A tokio runtime of loadgen's own for a baseline server, with the listeners it serves; its
+/// tasks stop when it is dropped.
+struct Pool(Option<Runtime>);
+
+impl Pool {
+    /// A runtime with `workers` worker threads.
+    fn new(workers: usize) -> std::io::Result<Pool> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.max(1))
+            .thread_name(POOL_THREAD)
+            .enable_all()
+            .build()?;
+        Ok(Pool(Some(runtime)))
+    }
+
+    /// Listens on 127.0.0.1 (a free port) and serves each connection with `serve`, on a task of
+    /// its own; returns the address.
+    fn listen<F, Fut>(&self, serve: F) -> std::io::Result<SocketAddr>
+    where
+        F: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let runtime = self.0.as_ref().expect("running until dropped");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener)?
+        };
+        runtime.spawn(accept(listener, serve));
+        Ok(addr)
+    }
+
+    /// User + system CPU seconds of the threads named [`POOL_THREAD`] in this process.
+    fn cpu_seconds(&self) -> Option<f64> {
+        let mut total = 0.0;
+        for task in std::fs::read_dir("/proc/self/task").ok()? {
+            let dir = task.ok()?.path();
+            let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if name.trim_end() == POOL_THREAD {
+                total += cpu_seconds(&dir.join("stat").to_string_lossy()).unwrap_or(0.0);
+            }
+        }
+        Some(total)
+    }
+}
+
+impl Drop for Pool {
     fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
+        if let Some(runtime) = self.0.take() {
             runtime.shutdown_background();
         }
     }
@@ -117,7 +201,7 @@ impl Drop for Baseline {
 /// Accepts connections forever, serving each on its own task.
 async fn accept<F, Fut>(listener: TcpListener, serve: F)
 where
-    F: Fn(TcpStream) -> Fut,
+    F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: Future<Output = std::io::Result<()>> + Send + 'static,
 {
     while let Ok((stream, _)) = listener.accept().await {
@@ -178,4 +262,27 @@ async fn receive(mut stream: TcpStream, path: PathBuf) -> std::io::Result<()> {
         tokio::fs::remove_file(&path).await?;
     }
     Ok(())
+}
+
+/// Answers each request frame on `stream` with the canned answer for its length, or with its
+/// own body (see [`Echo`]), until the client closes.
+async fn serve_echo(
+    mut stream: TcpStream,
+    answers: Arc<HashMap<usize, Vec<u8>>>,
+) -> std::io::Result<()> {
+    let mut reader = FrameReader::default();
+    loop {
+        let body = match reader.next(&mut stream).await {
+            Ok(body) => body,
+            Err(examples::Error::Closed) => return Ok(()),
+            Err(error) => return Err(std::io::Error::other(error.to_string())),
+        };
+        match answers.get(&body.len()) {
+            Some(answer) => stream.write_all(answer).await?,
+            None => {
+                let echo = frame::encode(body);
+                stream.write_all(&echo).await?;
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ use examples::{Connection, Error, Role, Timeouts, hash_password};
 use md5::{Digest, Md5};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Chunk size of raw transfers on the client side (the same as the server's copy buffer).
@@ -79,28 +79,83 @@ impl Small {
             Small::Records => json!({"type": "check_download_record", "session": token}),
         }
     }
+
+    /// The framed request of each kind in [`MIX`] for session `token`, by `Small as usize`.
+    pub fn frames(token: &str) -> examples::Result<[Vec<u8>; MIX.len()]> {
+        let [movies, notices, records] = MIX.map(|kind| frame(&kind.request(token)));
+        Ok([movies?, notices?, records?])
+    }
 }
 
-/// Largest answer frame a [`MixConnection`] accepts (the client library's limit).
+/// Largest frame a [`FrameReader`] accepts (the client library's limit).
 const MAX_FRAME: usize = 64 << 20;
 
-/// Initial size of a [`MixConnection`]'s read buffer (it grows for a larger answer).
-const MIX_BUFFER: usize = 16 * 1024;
+/// Initial size of a [`FrameReader`]'s buffer (it grows for a larger frame).
+const READ_BUFFER: usize = 16 * 1024;
+
+/// Reads length-prefixed frames whole into one reused buffer: one `recv` per frame as a rule
+/// (against three for the client library's header-then-body reads). Shared by the read mix's
+/// client ([`MixConnection`]) and the floor's echo server (`baseline::Echo`), so that both ends
+/// of the floor do what they do against the real server.
+pub struct FrameReader {
+    buffer: Vec<u8>,
+    /// How many bytes at the start of `buffer` were read.
+    filled: usize,
+    /// How many of them the frame returned last took (dropped at the next call).
+    taken: usize,
+}
+
+impl Default for FrameReader {
+    fn default() -> FrameReader {
+        FrameReader {
+            buffer: vec![0; READ_BUFFER],
+            filled: 0,
+            taken: 0,
+        }
+    }
+}
+
+impl FrameReader {
+    /// The body of the next frame on `stream`; [`Error::Closed`] when it ends.
+    pub async fn next(&mut self, stream: &mut (impl AsyncRead + Unpin)) -> examples::Result<&[u8]> {
+        self.buffer.copy_within(self.taken..self.filled, 0);
+        self.filled -= self.taken;
+        self.taken = 0;
+        loop {
+            if let Some(header) = self.buffer[..self.filled].first_chunk::<4>() {
+                let length = i32::from_le_bytes(*header);
+                let length = usize::try_from(length)
+                    .ok()
+                    .filter(|n| (1..=MAX_FRAME).contains(n))
+                    .ok_or_else(|| Error::Protocol(format!("frame length {length}")))?;
+                let end = 4 + length;
+                if self.filled >= end {
+                    self.taken = end;
+                    return Ok(&self.buffer[4..end]);
+                }
+                if self.buffer.len() < end {
+                    self.buffer.resize(end, 0);
+                }
+            }
+            match stream.read(&mut self.buffer[self.filled..]).await? {
+                0 => return Err(Error::Closed),
+                n => self.filled += n,
+            }
+        }
+    }
+}
 
 /// A connection that runs the read mix for one session at as little cost to loadgen as the
 /// protocol allows, so that on a shared machine the server gets the CPU: each request frame is
-/// encoded once, answers are read whole into a reused buffer (one `recv` per answer as a rule,
-/// against three for the client library's header-then-body reads) and checked — a JSON object
-/// whose `flag` is true, or a refusal's `code` and `msg` — without building a JSON tree. Notices
-/// pushed between answers are skipped. It sets no timer of its own: the caller bounds the whole
-/// run (see `small::run_mix`).
+/// encoded once, answers are read whole into a reused buffer ([`FrameReader`]) and checked — a
+/// JSON object whose `flag` is true, or a refusal's `code` and `msg` — without building a JSON
+/// tree. Notices pushed between answers are skipped. It sets no timer of its own: the caller
+/// bounds the whole run (see `small::run_mix`).
 pub struct MixConnection {
     stream: TcpStream,
     /// The framed request of each [`Small`] kind, by `Small as usize`.
     requests: [Vec<u8>; MIX.len()],
-    buffer: Vec<u8>,
-    /// How many bytes at the start of `buffer` were read and not consumed yet.
-    filled: usize,
+    reader: FrameReader,
 }
 
 /// The fields of an answer that tell its outcome (the rest is skipped, not stored).
@@ -137,13 +192,10 @@ impl MixConnection {
             .await
             .context("connecting to the server timed out")??;
         stream.set_nodelay(true)?;
-        let [movies, notices, records] =
-            [Small::Movies, Small::Notices, Small::Records].map(|kind| kind.request(token));
         Ok(MixConnection {
             stream,
-            requests: [frame(&movies)?, frame(&notices)?, frame(&records)?],
-            buffer: vec![0; MIX_BUFFER],
-            filled: 0,
+            requests: Small::frames(token)?,
+            reader: FrameReader::default(),
         })
     }
 
@@ -152,35 +204,8 @@ impl MixConnection {
         self.stream
             .write_all(&self.requests[request as usize])
             .await?;
-        while !self.answer().await? {}
+        while !verdict(self.reader.next(&mut self.stream).await?)? {}
         Ok(())
-    }
-
-    /// Reads the next frame and tells what it says (see [`verdict`]).
-    async fn answer(&mut self) -> examples::Result<bool> {
-        loop {
-            if let Some(header) = self.buffer[..self.filled].first_chunk::<4>() {
-                let length = i32::from_le_bytes(*header);
-                let length = usize::try_from(length)
-                    .ok()
-                    .filter(|n| (1..=MAX_FRAME).contains(n))
-                    .ok_or_else(|| Error::Protocol(format!("frame length {length}")))?;
-                let end = 4 + length;
-                if self.filled >= end {
-                    let outcome = verdict(&self.buffer[4..end]);
-                    self.buffer.copy_within(end..self.filled, 0);
-                    self.filled -= end;
-                    return outcome;
-                }
-                if self.buffer.len() < end {
-                    self.buffer.resize(end, 0);
-                }
-            }
-            match self.stream.read(&mut self.buffer[self.filled..]).await? {
-                0 => return Err(Error::Closed),
-                n => self.filled += n,
-            }
-        }
     }
 }
 

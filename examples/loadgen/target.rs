@@ -288,7 +288,7 @@ pub fn own_cpu_seconds() -> Option<f64> {
 }
 
 /// User + system CPU seconds from a `/proc/<pid>/stat` file.
-fn cpu_seconds(stat_path: &str) -> Option<f64> {
+pub fn cpu_seconds(stat_path: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(stat_path).ok()?;
     // Fields after the command name (which may hold spaces) start at field 3 (state);
     // utime and stime are fields 14 and 15.

@@ -120,7 +120,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> anyhow::Result<Vec<Check>> {
     println!();
     small::header();
     let cpu = CpuMeter::start(&ctx.target);
-    let quiet = run_mix(ctx, &tokens, duration).await?;
+    let quiet = run_mix(ctx.addr(), &tokens, duration).await?;
     small::row(
         &format!("{} readers alone", opts.readers),
         &quiet,
@@ -131,7 +131,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> anyhow::Result<Vec<Check>> {
     let writers = start_writers(ctx, opts, admin.token.clone(), content, stop.clone());
     tokio::time::sleep(WARM_UP).await;
     let cpu = CpuMeter::start(&ctx.target);
-    let busy = run_mix(ctx, &tokens, duration).await?;
+    let busy = run_mix(ctx.addr(), &tokens, duration).await?;
     let cpu = cpu.finish(&ctx.target);
     stop.store(true, Ordering::Relaxed);
     small::row(
