@@ -38,6 +38,10 @@ struct Args {
     /// Where files (and the default SQLite database) are stored.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// How server processes sharing the database hear each other's events (notices, ...):
+    /// `in-process` (the default) or a Redis URL such as redis://127.0.0.1:6379.
+    #[arg(long, value_name = "URL")]
+    pubsub: Option<String>,
     /// Connections served at once.
     #[arg(long)]
     max_connections: Option<usize>,
@@ -53,6 +57,9 @@ impl Args {
         }
         if let Some(dir) = self.data_dir {
             config.data_dir = dir;
+        }
+        if let Some(pubsub) = self.pubsub {
+            config.pubsub = pubsub;
         }
         if let Some(n) = self.max_connections {
             config.server.max_connections = n;

@@ -35,11 +35,14 @@ pub struct Config {
     pub lockout_secs: u64,
     /// A session unused for this many seconds ends. Default 1800 (30 minutes).
     pub session_idle_secs: u64,
-    /// How often, in milliseconds, this process looks for notices that other processes sharing
-    /// the database published, to push them to its own subscribers. Notices published through
-    /// this process are pushed at once. 0 turns the look-up off (one process per database).
-    /// Default 500.
-    pub notice_poll_ms: u64,
+    /// How events (notices, ...) reach the other server processes sharing the database:
+    /// `in-process` (the default: nothing to set up; other processes' events arrive within
+    /// `pubsub_check_ms`) or a Redis URL such as `redis://127.0.0.1:6379` (at once).
+    pub pubsub: String,
+    /// How often, in milliseconds, each process checks the database for events its transport
+    /// did not bring (other processes' events without Redis, messages lost while Redis was
+    /// down). 0 turns the check off. Default 3000.
+    pub pubsub_check_ms: u64,
     /// Whether anyone may register an admin account. When false (the default) only the first
     /// admin may sign up.
     pub admin_signup_open: bool,
@@ -151,7 +154,8 @@ impl Default for Config {
             lockout_threshold: 5,
             lockout_secs: 15 * 60,
             session_idle_secs: 30 * 60,
-            notice_poll_ms: 500,
+            pubsub: "in-process".to_owned(),
+            pubsub_check_ms: 3000,
             admin_signup_open: false,
             server: ServerConfig::default(),
         }

@@ -28,6 +28,7 @@ pub use config::Config;
 pub use error::{Result, ServiceError};
 pub use service::{
     Accounts, Caller, FileDownload, Files, LoginOutcome, MAX_PAGE, MovieDownload, MovieKind,
-    MovieList, MovieQuery, MovieSummary, MovieUpload, Movies, Netdisk, NewAccount, NoticeView,
-    Notices, Profile, RecordView, StartupReport, Transfer, UserType,
+    MovieList, MovieQuery, MovieSummary, MovieUpload, Movies, Netdisk, NewAccount,
+    NoticeSubscription, NoticeView, Notices, Profile, RecordView, StartupReport, Transfer,
+    UserType,
 };

@@ -459,7 +459,7 @@ async fn notices_are_newest_first_and_reach_subscribers(t: &TestDb) -> Result {
     let admin = env.admin().await;
     let user = env.user("alice").await;
     let nd = &env.netdisk;
-    let mut subscriber = nd.notices().subscribe();
+    let mut subscriber = nd.notices().subscribe().await.unwrap();
     nd.notices()
         .publish(&admin, "first", "hello")
         .await
@@ -477,8 +477,8 @@ async fn notices_are_newest_first_and_reach_subscribers(t: &TestDb) -> Result {
         .map(|n| n.title)
         .collect();
     assert_eq!(titles, ["second", "first"]);
-    assert_eq!(subscriber.recv().await.unwrap().title, "first");
-    let pushed = subscriber.recv().await.unwrap();
+    assert_eq!(subscriber.next().await.unwrap().title, "first");
+    let pushed = subscriber.next().await.unwrap();
     assert_eq!(
         (pushed.title.as_str(), pushed.content.as_str()),
         ("second", "again")
@@ -487,10 +487,11 @@ async fn notices_are_newest_first_and_reach_subscribers(t: &TestDb) -> Result {
     Ok(())
 }
 
-/// Two services on one database (two server processes): a notice published through one reaches
-/// the other's subscribers by the poll, and each subscriber gets each notice exactly once.
+/// Two services on one database (two server processes, in-process pub/sub): a notice published
+/// through one reaches the other's subscribers by the database check, and each subscriber gets
+/// each notice exactly once.
 async fn notices_reach_subscribers_of_other_services_once(t: &TestDb) -> Result {
-    let env = env_with(t, |config| config.notice_poll_ms = 20).await;
+    let env = env_with(t, |config| config.pubsub_check_ms = 20).await;
     let admin = env.admin().await;
     env.netdisk
         .notices()
@@ -498,8 +499,8 @@ async fn notices_reach_subscribers_of_other_services_once(t: &TestDb) -> Result 
         .await
         .unwrap();
     let other = env.reopen().await;
-    let mut here = env.netdisk.notices().subscribe();
-    let mut there = other.notices().subscribe();
+    let mut here = env.netdisk.notices().subscribe().await.unwrap();
+    let mut there = other.notices().subscribe().await.unwrap();
 
     for title in ["one", "two", "three"] {
         env.netdisk
@@ -510,17 +511,18 @@ async fn notices_reach_subscribers_of_other_services_once(t: &TestDb) -> Result 
     }
     for subscriber in [&mut here, &mut there] {
         for title in ["one", "two", "three"] {
-            let pushed = tokio::time::timeout(Duration::from_secs(10), subscriber.recv())
+            let pushed = tokio::time::timeout(Duration::from_secs(10), subscriber.next())
                 .await
-                .expect("pushed within the poll interval")
+                .expect("pushed within the check interval")
                 .unwrap();
             assert_eq!(pushed.title, title);
         }
     }
-    // Several polls later, nothing was pushed twice (and "before" never).
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(here.try_recv().is_err());
-    assert!(there.try_recv().is_err());
+    // Several checks later, nothing was pushed twice (and "before" never).
+    for subscriber in [&mut here, &mut there] {
+        let again = tokio::time::timeout(Duration::from_millis(200), subscriber.next()).await;
+        assert!(again.is_err(), "nothing more to push: {again:?}");
+    }
     Ok(())
 }
 

@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::error::{Result, ServiceError};
 use crate::models;
 use crate::storage::Storage;
+use crate::topics::{Options, Pubsub, Topics};
 
 pub use accounts::{Accounts, LoginOutcome, NewAccount, Profile, UserType};
 pub use caller::Caller;
@@ -37,7 +38,7 @@ pub use files::{FileDownload, Files};
 pub use movies::{
     MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload, Movies, RecordView,
 };
-pub use notices::{NoticeView, Notices};
+pub use notices::{NoticeSubscription, NoticeView, Notices};
 pub use transfer::Transfer;
 
 /// Largest page a list returns, and its default size (the contract's `limit` default).
@@ -70,6 +71,7 @@ pub struct Netdisk {
     movies: Movies,
     notices: Notices,
     files: Files,
+    topics: Topics,
 }
 
 impl Netdisk {
@@ -91,6 +93,12 @@ impl Netdisk {
         clock: Arc<dyn Clock>,
     ) -> Result<(Netdisk, StartupReport)> {
         models::create_schema(&db).await?;
+        let pubsub: Pubsub = config.pubsub.parse()?;
+        let options = Options {
+            check_every: std::time::Duration::from_millis(config.pubsub_check_ms),
+            ..Options::default()
+        };
+        let topics = Topics::open_with(db.clone(), pubsub, options).await?;
         let storage = Storage::open(&config.data_dir)
             .await
             .map_err(|e| ServiceError::Internal(Box::new(e)))?;
@@ -106,7 +114,8 @@ impl Netdisk {
         let netdisk = Netdisk {
             movies: Movies::new(shared.clone(), accounts.clone(), content.clone()),
             files: Files::new(shared.clone(), content),
-            notices: Notices::open(shared.clone()).await?,
+            notices: Notices::new(shared.clone(), topics.clone()),
+            topics,
             accounts,
             shared,
         };
@@ -131,6 +140,11 @@ impl Netdisk {
     /// Personal files.
     pub fn files(&self) -> &Files {
         &self.files
+    }
+
+    /// Publish/subscribe between the services and every server process on the database.
+    pub fn topics(&self) -> &Topics {
+        &self.topics
     }
 
     /// The database pool.

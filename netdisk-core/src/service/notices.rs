@@ -1,30 +1,30 @@
-//! Notices: published by admins, listed newest first, pushed to subscribers.
-//!
-//! A notice published through this process is pushed to its subscribers at once. Other processes
-//! sharing the database learn of it by polling the notice table every
-//! [`notice_poll_ms`](crate::Config::notice_poll_ms): the [`NoticeFeed`] remembers which ids it
-//! has pushed, so each notice reaches each subscriber once, whichever way it came.
+//! Notices: published by admins, listed newest first, and pushed live to subscribers on every
+//! server process through the `notices` topic ([`crate::topics`]): the notice row and its event
+//! commit in one transaction, so a notice is in the list exactly when it has been (or is being)
+//! pushed, and a subscriber gets each notice once, in order, whichever process published it.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use mini_orm::Model;
-use serde::Serialize;
-use tokio::sync::broadcast;
+use serde::{Deserialize, Serialize};
 
 use super::{Caller, Shared, UserType, check_text, page};
 use crate::error::{Result, ServiceError};
 use crate::models::Notice;
-use mini_orm::Db;
+use crate::topics::{Subscription, Topics, TopicsError};
 
 /// Longest notice title, in characters.
 const MAX_TITLE_CHARS: usize = 255;
 /// Longest notice text, in characters.
 const MAX_CONTENT_CHARS: usize = 65_536;
+/// The topic notices are pushed on.
+const NOTICE_TOPIC: &str = "notices";
+/// How many times a publication is run again when its transaction lost a race for the topic's
+/// next sequence number.
+const PUBLISH_ATTEMPTS: u32 = 20;
 
-/// A notice as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A notice as clients see it (and as the `notices` topic carries it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeView {
     /// The title.
     pub title: String,
@@ -47,26 +47,32 @@ impl From<Notice> for NoticeView {
 /// The notice service. Cheap to clone.
 #[derive(Clone)]
 pub struct Notices {
-    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    topics: Topics,
 }
 
-struct Inner {
-    shared: Arc<Shared>,
-    feed: NoticeFeed,
+/// The notices published from the moment it was made, in order, each once; see
+/// [`Notices::subscribe`].
+pub struct NoticeSubscription(Subscription);
+
+impl NoticeSubscription {
+    /// The next notice; waits until there is one. Cancel-safe. An error is the database's while
+    /// catching up; calling again retries.
+    pub async fn next(&mut self) -> Result<NoticeView> {
+        let event = self.0.next().await?;
+        event
+            .payload_as()
+            .map_err(|error| ServiceError::Internal(Box::new(error)))
+    }
 }
 
 impl Notices {
-    /// Opens the feed and starts looking for other processes' notices.
-    pub(super) async fn open(shared: Arc<Shared>) -> Result<Notices> {
-        let feed = NoticeFeed::open(&shared.db).await?;
-        let notices = Notices {
-            inner: Arc::new(Inner { shared, feed }),
-        };
-        notices.poll_in_background();
-        Ok(notices)
+    pub(super) fn new(shared: Arc<Shared>, topics: Topics) -> Notices {
+        Notices { shared, topics }
     }
 
-    /// Publishes a notice and sends it to every subscriber. Admins only.
+    /// Publishes a notice and pushes it to every subscriber, on every server process. Admins
+    /// only. Returns the notice's id.
     pub async fn publish(&self, caller: &Caller, title: &str, content: &str) -> Result<i64> {
         caller.require(UserType::Admin)?;
         check_text("a title", title, MAX_TITLE_CHARS)?;
@@ -79,13 +85,33 @@ impl Notices {
             id: 0,
             title: title.to_owned(),
             content: content.to_owned(),
-            create_time: self.inner.shared.now_text(),
+            create_time: self.shared.now_text(),
             user_id: caller.user_id,
         };
-        notice.save(&self.inner.shared.db).await?;
-        let id = notice.id;
-        self.inner.feed.push(notice);
-        Ok(id)
+        let mut attempt = 1;
+        loop {
+            match self.store(&mut notice).await {
+                Ok(()) => return Ok(notice.id),
+                Err(e) if e.is_retryable() && attempt < PUBLISH_ATTEMPTS => {
+                    attempt += 1;
+                    let pause = rand::random_range(1..=5 * u64::from(attempt));
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Inserts `notice` and its event in one transaction, then announces the event.
+    async fn store(&self, notice: &mut Notice) -> std::result::Result<(), TopicsError> {
+        let mut tx = self.shared.db.begin().await?;
+        notice.id = 0;
+        notice.save(&mut tx).await?;
+        let view = NoticeView::from(notice.clone());
+        let event = self.topics.append(&mut tx, NOTICE_TOPIC, &view).await?;
+        tx.commit().await?;
+        self.topics.announce(&event);
+        Ok(())
     }
 
     /// A page of notices, newest first. Any logged-in caller.
@@ -100,114 +126,16 @@ impl Notices {
             .order_by(Notice::ID.desc())
             .offset(offset)
             .limit(limit)
-            .all(&self.inner.shared.db)
+            .all(&self.shared.db)
             .await?;
         Ok(notices.into_iter().map(NoticeView::from).collect())
     }
 
-    /// Every notice published from now on, as it is published. A receiver that falls more than
-    /// 64 notices behind loses the oldest ones (`RecvError::Lagged`).
-    pub fn subscribe(&self) -> broadcast::Receiver<NoticeView> {
-        self.inner.feed.sender.subscribe()
-    }
-
-    /// Pushes the notices other processes published since the last look (see the module doc).
-    async fn poll(&self) -> Result<()> {
-        let floor = self.inner.feed.floor();
-        let fresh = Notice::query()
-            .filter(Notice::ID.gt(floor))
-            .order_by(Notice::ID.asc())
-            .all(&self.inner.shared.db)
-            .await?;
-        for notice in fresh {
-            self.inner.feed.push(notice);
-        }
-        Ok(())
-    }
-
-    /// Starts the task that runs [`Notices::poll`] every `notice_poll_ms`, for as long
-    /// as a clone of this service lives.
-    fn poll_in_background(&self) {
-        let every = Duration::from_millis(self.inner.shared.config.notice_poll_ms);
-        if every.is_zero() {
-            return;
-        }
-        let service = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut failing = false;
-            loop {
-                ticks.tick().await;
-                let Some(inner) = service.upgrade() else {
-                    return;
-                };
-                let outcome = Notices { inner }.poll().await;
-                // One warning per outage, not one per tick.
-                match outcome {
-                    Err(ref error) if !failing => {
-                        tracing::warn!(%error, "looking for other servers' notices failed");
-                    }
-                    Ok(()) if failing => tracing::info!("looking for other servers' notices again"),
-                    _ => {}
-                }
-                failing = outcome.is_err();
-            }
-        });
-    }
-}
-
-/// How far below the newest pushed id the poll looks again, for notices that another process
-/// committed after a newer one (ids are handed out before commit).
-const LOOKBACK_IDS: i64 = 64;
-
-/// The broadcast channel of notices, and which ids it has carried.
-pub(super) struct NoticeFeed {
-    sender: broadcast::Sender<NoticeView>,
-    pushed: Mutex<Pushed>,
-}
-
-/// The newest notice id pushed (or present at start-up), and the ids pushed within
-/// [`LOOKBACK_IDS`] of it.
-struct Pushed {
-    newest: i64,
-    recent: BTreeSet<i64>,
-}
-
-impl NoticeFeed {
-    /// A feed that treats the notices already in the database as pushed.
-    pub(super) async fn open(db: &Db) -> Result<NoticeFeed> {
-        let existing = Notice::query()
-            .order_by(Notice::ID.desc())
-            .limit(LOOKBACK_IDS as u64)
-            .all(db)
-            .await?;
-        let pushed = Pushed {
-            newest: existing.first().map_or(0, |n| n.id),
-            recent: existing.iter().map(|n| n.id).collect(),
-        };
-        Ok(NoticeFeed {
-            sender: broadcast::channel(64).0,
-            pushed: Mutex::new(pushed),
-        })
-    }
-
-    /// Ids above this may not have been pushed yet.
-    fn floor(&self) -> i64 {
-        self.pushed.lock().expect("never poisoned").newest - LOOKBACK_IDS
-    }
-
-    /// Sends `notice` to every subscriber, unless it was sent before.
-    fn push(&self, notice: Notice) {
-        let mut pushed = self.pushed.lock().expect("never poisoned");
-        if notice.id <= pushed.newest - LOOKBACK_IDS || !pushed.recent.insert(notice.id) {
-            return;
-        }
-        pushed.newest = pushed.newest.max(notice.id);
-        let floor = pushed.newest - LOOKBACK_IDS;
-        pushed.recent.retain(|&id| id > floor);
-        // Sent under the lock, so subscribers see notices in the order they were pushed. No
-        // subscriber is not an error.
-        let _ = self.sender.send(NoticeView::from(notice));
+    /// Every notice published from now on, by any server process sharing the database, as it
+    /// is published: each once, in the order they were published.
+    pub async fn subscribe(&self) -> Result<NoticeSubscription> {
+        Ok(NoticeSubscription(
+            self.topics.subscribe(NOTICE_TOPIC).await?,
+        ))
     }
 }

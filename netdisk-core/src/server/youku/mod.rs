@@ -13,13 +13,12 @@ mod request;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::broadcast;
 
 use super::connection::Connection;
 use super::door::{Door, Shutdown, loopback};
 use super::frame::FrameError;
 use super::framed::{self, Flow, FramedDoor, Outcome, RequestLog};
-use crate::{Caller, Netdisk, NoticeView, ServiceError};
+use crate::{Caller, Netdisk, NoticeSubscription, NoticeView, ServiceError};
 use reply::Reply;
 use request::Request;
 pub use request::{Malformed, ParsedRequest, parse};
@@ -51,11 +50,14 @@ pub fn notice_push(notice: &NoticeView) -> Value {
     json!({ "type": "notice", "title": notice.title, "content": notice.content, "create_time": notice.create_time })
 }
 
+/// How long a connection waits before it tries again to read the notices it must push.
+const PUSH_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One Youku connection's state.
 struct Youku {
     netdisk: Netdisk,
     /// Set by `subscribe`: notices to push.
-    subscription: Option<broadcast::Receiver<NoticeView>>,
+    subscription: Option<NoticeSubscription>,
 }
 
 impl FramedDoor for Youku {
@@ -120,15 +122,15 @@ impl FramedDoor for Youku {
     }
 
     async fn next_push(&mut self) -> Option<Vec<u8>> {
-        let notice = match &mut self.subscription {
-            Some(receiver) => receiver.recv().await,
-            None => std::future::pending().await,
+        let Some(subscription) = &mut self.subscription else {
+            return std::future::pending().await;
         };
-        match notice {
+        match subscription.next().await {
             Ok(notice) => Some(notice_push(&notice).to_string().into_bytes()),
-            Err(broadcast::error::RecvError::Lagged(_)) => None,
-            Err(broadcast::error::RecvError::Closed) => {
-                self.subscription = None;
+            Err(error) => {
+                // The database while catching up: the subscription retries on the next call.
+                tracing::warn!(%error, "could not read the notices to push; retrying");
+                tokio::time::sleep(PUSH_RETRY).await;
                 None
             }
         }
@@ -173,7 +175,7 @@ impl Youku {
             Request::CheckNotice(r) => notices::list(netdisk, me()?, r).await,
             Request::Subscribe(_) => {
                 me()?;
-                self.subscription = Some(netdisk.notices().subscribe());
+                self.subscription = Some(netdisk.notices().subscribe().await?);
                 notices::subscribe()
             }
             Request::UploadFile(r) => files::upload(netdisk, me()?, connection, r).await,
