@@ -342,7 +342,59 @@ async fn buying_vip_is_idempotent_and_for_users_only(t: &TestDb) -> Result {
     Ok(())
 }
 
+/// A session found in the database is trusted from memory for a moment: a request right after
+/// another runs no statement to authenticate, and once the moment has passed the session is
+/// looked up again.
+async fn a_session_is_looked_up_once_then_trusted_for_a_moment(t: &TestDb) -> Result {
+    let env = env(t).await;
+    env.register("alice", UserType::User).await;
+    let accounts = env.netdisk.accounts();
+    let token = accounts.login("alice", "pw", None).await.unwrap().token;
+    let log = StatementLog::start();
+    accounts.authenticate(&token).await.unwrap();
+    let first = log.statements().len();
+    assert!(first >= 2, "the session and its account are read: {first}");
+    accounts.authenticate(&token).await.unwrap();
+    assert_eq!(
+        log.statements().len(),
+        first,
+        "the second request reads nothing"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    accounts.authenticate(&token).await.unwrap();
+    assert_eq!(log.statements().len(), 2 * first, "looked up again later");
+    Ok(())
+}
+
+/// Two server processes on one database: a logout through one is honoured by the other within
+/// a second, although the other had the session in memory.
+async fn a_logout_on_one_server_is_honoured_by_the_other_within_a_second(t: &TestDb) -> Result {
+    let env = env(t).await;
+    env.register("alice", UserType::User).await;
+    let here = env.netdisk.accounts();
+    let other = env.reopen().await;
+    let token = here.login("alice", "pw", None).await.unwrap().token;
+    other.accounts().authenticate(&token).await.unwrap();
+    let caller = here.authenticate(&token).await.unwrap();
+    here.logout(&caller).await.unwrap();
+    let logged_out = std::time::Instant::now();
+    while other.accounts().authenticate(&token).await.is_ok() {
+        assert!(
+            logged_out.elapsed() < Duration::from_secs(1),
+            "the other server still accepts the session a second after the logout"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(matches!(
+        here.authenticate(&token).await,
+        Err(ServiceError::NotLoggedIn)
+    ));
+    Ok(())
+}
+
 backend_tests!(
+    a_session_is_looked_up_once_then_trusted_for_a_moment,
+    a_logout_on_one_server_is_honoured_by_the_other_within_a_second,
     names_are_checked_and_unique,
     racing_registrations_of_one_name_have_one_winner,
     only_the_first_admin_signs_up_freely,

@@ -1,6 +1,7 @@
 //! Accounts and sessions: registration with the admin sign-up policy, login with lockout, session
 //! tokens, logout, VIP.
 
+mod cache;
 mod touches;
 
 use std::sync::Arc;
@@ -115,8 +116,8 @@ pub struct LoginOutcome {
     pub profile: Profile,
 }
 
-fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+fn token_hash(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 /// The accounts and sessions service. Cheap to clone.
@@ -124,6 +125,7 @@ fn token_hash(token: &str) -> String {
 pub struct Accounts {
     shared: Arc<Shared>,
     touches: Arc<touches::Touches>,
+    sessions: Arc<cache::SessionCache>,
 }
 
 impl Accounts {
@@ -132,6 +134,7 @@ impl Accounts {
         let accounts = Accounts {
             shared,
             touches: Default::default(),
+            sessions: Default::default(),
         };
         accounts.purge_expired_sessions().await?;
         Ok(accounts)
@@ -268,7 +271,7 @@ impl Accounts {
         let token = hex::encode(rand::random::<[u8; 16]>());
         let mut session = Session {
             id: 0,
-            token_hash: token_hash(&token),
+            token_hash: hex::encode(token_hash(&token)),
             user_id: user.id,
             created_at: now,
             last_seen: now,
@@ -292,37 +295,58 @@ impl Accounts {
     /// unknown, logged out, or idle for longer than `session_idle_secs` (which also ends it).
     ///
     /// Tokens are looked up by their SHA-256, so the lookup's timing says nothing about the
-    /// token itself.
+    /// token itself. A session found in the database is trusted from memory for half a second
+    /// (see `cache.rs`): a logout through another server process is honoured within that time.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
         if token.len() != 32 {
             return Err(ServiceError::NotLoggedIn);
         }
         let now = self.shared.now();
-        let by_hash = Session::query().filter(Session::TOKEN_HASH.eq(token_hash(token)));
+        let hash = token_hash(token);
+        let (caller, last_seen) = match self.sessions.get(&hash) {
+            Some(known) => (known.caller, known.last_seen),
+            None => {
+                let (caller, last_seen) = self.find_session(&hash).await?;
+                self.sessions.put(hash, caller.clone(), last_seen);
+                (caller, last_seen)
+            }
+        };
+        if now - last_seen > self.config().session_idle_secs as i64 {
+            self.sessions.forget(caller.session_id);
+            let expired = Session::query().filter(Session::ID.eq(caller.session_id));
+            let _ = expired.delete(self.db()).await;
+            return Err(ServiceError::NotLoggedIn);
+        }
+        if now - last_seen >= TOUCH_INTERVAL {
+            self.touch_session(caller.session_id).await?;
+            self.sessions.touched(&hash, now);
+        }
+        Ok(caller)
+    }
+
+    /// The session with this token hash and its account, from the database.
+    async fn find_session(&self, hash: &[u8; 32]) -> Result<(Caller, i64)> {
+        let by_hash = Session::query().filter(Session::TOKEN_HASH.eq(hex::encode(hash)));
         let session = by_hash
             .first(self.db())
             .await?
             .ok_or(ServiceError::NotLoggedIn)?;
-        if now - session.last_seen > self.config().session_idle_secs as i64 {
-            let _ = session.delete(self.db()).await;
-            return Err(ServiceError::NotLoggedIn);
-        }
-        if now - session.last_seen >= TOUCH_INTERVAL {
-            self.touch_session(session.id).await?;
-        }
         let user = User::find(self.db(), session.user_id)
             .await?
             .ok_or(ServiceError::NotLoggedIn)?;
-        Ok(Caller {
+        let caller = Caller {
             user_id: user.id,
             user_type: UserType::parse(&user.user_type).unwrap_or(UserType::User),
             name: user.name,
             session_id: session.id,
-        })
+        };
+        Ok((caller, session.last_seen))
     }
 
-    /// Ends the caller's session: its token stops working at once, on every server.
+    /// Ends the caller's session: its token stops working at once on this server, and within
+    /// half a second on every other.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
+        self.sessions.forget(caller.session_id);
         Session::query()
             .filter(Session::ID.eq(caller.session_id))
             .delete(self.db())
