@@ -14,17 +14,20 @@
 //! finish (up to the configured grace period).
 //!
 //! The log (one line per request at the default level `info`) and the lines below go to
-//! standard output through a logging thread (`tracing_appender::non_blocking`): a request worker
-//! hands its line over a channel, and the thread writes lines out in batches, flushed whenever it
-//! has caught up, so that a request costs no system call for its log line.
+//! standard output through a thread of their own (`server/log.rs`): a request's worker appends
+//! its line to a shared buffer, and the thread writes the lines out in batches.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+#[path = "server/log.rs"]
+mod log;
+
 use clap::{Arg, ArgAction, ArgMatches, Args as _, Command, FromArgMatches, value_parser};
 use netdisk_core::config::Listen;
 use netdisk_core::{Config, Netdisk, server};
+use tracing_subscriber::fmt::MakeWriter;
 
 /// The server's options besides the doors' (see [`door_flags`]).
 #[derive(clap::Args)]
@@ -118,19 +121,14 @@ fn door_flags(matches: &ArgMatches, config: &mut Config) {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let stdout = std::io::stdout();
     let ansi = stdout.is_terminal();
-    // Not lossy: when the output falls 128 Ki lines behind, workers wait rather than drop lines.
-    // The guard writes out what is left when `main` returns.
-    let (mut out, _written_out_on_drop) =
-        tracing_appender::non_blocking::NonBlockingBuilder::default()
-            .lossy(false)
-            .thread_name("log")
-            .finish(std::io::BufWriter::new(stdout));
+    // Whatever is left is written out when `main` returns.
+    let (log, _flushed) = log::batched(stdout)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_ansi(ansi)
-        .with_writer(out.clone())
+        .with_writer(log.clone())
         .init();
     let matches = command().get_matches();
     let args = Args::from_arg_matches(&matches)?;
@@ -142,7 +140,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let running = server::start(netdisk, &config.server).await?;
     // Through the log's writer, each line in one piece, so that lines keep their place among
     // the log's.
-    let mut say = |line: std::fmt::Arguments| out.write_all(format!("{line}\n").as_bytes());
+    let say =
+        |line: std::fmt::Arguments| log.make_writer().write_all(format!("{line}\n").as_bytes());
     for (door, addr) in running.addrs() {
         say(format_args!("{door} door on {addr}"))?;
     }
