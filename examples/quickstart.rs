@@ -107,13 +107,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         download.finish(netdisk.movies()).await?;
     }
-    for record in netdisk.movies().records(&user, None, None).await? {
+    for record in netdisk.movies().records(&user, None, None).await?.iter() {
         println!(
             "record: {} at {} for {}",
             record.movie, record.download_time, record.price
         );
     }
-    for notice in netdisk.notices().list(&user, None, Some(3)).await? {
+    for notice in netdisk.notices().list(&user, None, Some(3)).await?.iter() {
         println!("notice: {} ({})", notice.title, notice.create_time);
     }
     let note = b"remember the milk";

@@ -255,6 +255,9 @@ async fn outage(binary: PathBuf) {
     assert_eq!(viewer.call(list.clone()).await["total"], 1);
 
     mariadb.stop().await;
+    // What was read just before stays trusted from memory for `read_cache_ms` (the session,
+    // the page of movies): past that, every request needs the database.
+    tokio::time::sleep(netdisk_core::Config::default().read_cache()).await;
 
     // During: every request that needs the database is refused `unavailable`, on the open
     // connection with its session and on new connections alike.

@@ -62,11 +62,18 @@ async fn accounts_and_sessions(t: &TestDb) -> Result {
     );
     let after = c.call(json!({"type": "buy_vip", "session": session})).await;
     assert_eq!(after["code"], "not_logged_in");
-    let missing = c.call(json!({"type": "check_notice"})).await;
-    assert_eq!(
-        missing["code"], "bad_request",
-        "a request without its session field is malformed"
-    );
+    // A request that needs a login and carries no session (or a null one) is not logged in,
+    // as with a wrong token; a session of the wrong type is malformed.
+    for request in [
+        json!({"type": "check_notice"}),
+        json!({"type": "check_notice", "session": null}),
+        json!({"type": "list_files"}),
+    ] {
+        let missing = c.call(request.clone()).await;
+        assert_eq!(missing["code"], "not_logged_in", "{request}: {missing}");
+    }
+    let malformed = c.call(json!({"type": "check_notice", "session": 7})).await;
+    assert_eq!(malformed["code"], "bad_request", "{malformed}");
     Ok(())
 }
 

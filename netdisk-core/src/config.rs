@@ -35,6 +35,11 @@ pub struct Config {
     pub lockout_secs: u64,
     /// A session unused for this many seconds ends. Default 1800 (30 minutes).
     pub session_idle_secs: u64,
+    /// How long, in milliseconds, what a service read from the database (a session, a page of
+    /// the catalogue, a person's download records) is trusted from memory. A change made
+    /// through this process shows at once; one made through another process sharing the
+    /// database shows within this time. 0: always read. Default 500.
+    pub read_cache_ms: u64,
     /// How events (notices, ...) reach the other server processes sharing the database:
     /// `in-process` (the default: nothing to set up; other processes' events arrive within
     /// `pubsub_check_ms`) or a Redis URL such as `redis://127.0.0.1:6379` (at once).
@@ -154,6 +159,7 @@ impl Default for Config {
             lockout_threshold: 5,
             lockout_secs: 15 * 60,
             session_idle_secs: 30 * 60,
+            read_cache_ms: 500,
             pubsub: "in-process".to_owned(),
             pubsub_check_ms: 3000,
             admin_signup_open: false,
@@ -187,6 +193,11 @@ impl Config {
             )
             .extract()
             .map_err(Box::new)
+    }
+
+    /// [`Config::read_cache_ms`] as a duration.
+    pub fn read_cache(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.read_cache_ms)
     }
 
     /// The database URL: the configured one, or SQLite inside the data directory.

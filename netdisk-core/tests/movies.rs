@@ -11,25 +11,10 @@ use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::{DownloadRecord, Movie};
 use netdisk_core::{Caller, MovieKind, MovieQuery, MovieUpload, ServiceError};
-use support::{Env, env, env_with, md5_hex};
+use support::{env, env_with, md5_hex, upload};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 type Result = mini_orm::Result<()>;
-
-async fn upload(env: &Env, admin: &Caller, name: &str, bytes: &[u8], is_free: bool) -> i64 {
-    let md5 = md5_hex(bytes);
-    let meta = MovieUpload {
-        name,
-        size: bytes.len() as u64,
-        md5: &md5,
-        is_free,
-    };
-    env.netdisk
-        .movies()
-        .upload(admin, meta, &mut &bytes[..])
-        .await
-        .unwrap()
-}
 
 /// Yields `good` bytes, then fails as a dropped connection would.
 struct FailingReader {
@@ -107,8 +92,12 @@ async fn lists_are_newest_first_by_kind_keyword_and_page(t: &TestDb) -> Result {
         upload(&env, &admin, name, name.as_bytes(), i % 2 == 0).await;
     }
     let nd = &env.netdisk;
-    let names =
-        |list: netdisk_core::MovieList| list.movies.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    let names = |list: std::sync::Arc<netdisk_core::MovieList>| {
+        list.movies
+            .iter()
+            .map(|m| m.name.clone())
+            .collect::<Vec<_>>()
+    };
     let all = nd
         .movies()
         .list(&user, MovieQuery::default())
@@ -440,8 +429,8 @@ async fn records_are_the_callers_own_newest_first(t: &TestDb) -> Result {
         .records(&alice, None, None)
         .await
         .unwrap()
-        .into_iter()
-        .map(|r| r.movie)
+        .iter()
+        .map(|r| r.movie.clone())
         .collect();
     assert_eq!(movies, ["second", "first"]);
     assert!(
@@ -473,8 +462,8 @@ async fn notices_are_newest_first_and_reach_subscribers(t: &TestDb) -> Result {
         .list(&user, None, None)
         .await
         .unwrap()
-        .into_iter()
-        .map(|n| n.title)
+        .iter()
+        .map(|n| n.title.clone())
         .collect();
     assert_eq!(titles, ["second", "first"]);
     assert_eq!(subscriber.next().await.unwrap().title, "first");

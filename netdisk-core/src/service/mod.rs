@@ -12,6 +12,7 @@
 //! itself. No service sees a socket: uploads are readers, downloads are [`Transfer`]s.
 
 mod accounts;
+mod cache;
 mod caller;
 mod content;
 mod files;

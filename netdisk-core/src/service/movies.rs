@@ -9,6 +9,7 @@ use mini_orm::{Filter, Model};
 use serde::Serialize;
 use tokio::io::AsyncRead;
 
+use super::cache::ReadCache;
 use super::content::Content;
 use super::{Accounts, Caller, Shared, Transfer, UserType, check_md5, check_text, page};
 use crate::error::{Result, ServiceError};
@@ -34,7 +35,7 @@ pub struct MovieUpload<'a> {
 }
 
 /// Which movies a list shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MovieKind {
     /// Free and charged.
     All,
@@ -119,6 +120,8 @@ impl MovieDownload {
             price: self.price,
         };
         record.save(&movies.shared.db).await?;
+        let user_id = self.user_id;
+        movies.records.clear(|(owner, _, _), _| *owner == user_id);
         Ok(())
     }
 }
@@ -127,20 +130,33 @@ fn live() -> Filter<Movie> {
     Movie::IS_DELETED.eq(false)
 }
 
+/// A page of the catalogue, as [`Movies::list`] is asked for it.
+type PageKey = (MovieKind, Option<String>, u64, u64);
+
 /// The movie service. Cheap to clone.
+///
+/// Pages of the catalogue and each person's download records are kept in memory for
+/// [`read_cache_ms`](crate::Config::read_cache_ms) (see `cache.rs`): an upload, a deletion or
+/// a download through this process shows at once, through another process within that time.
 #[derive(Clone)]
 pub struct Movies {
     shared: Arc<Shared>,
     accounts: Accounts,
     content: Content,
+    pages: Arc<ReadCache<PageKey, Arc<MovieList>>>,
+    /// A person's records: (user id, offset, limit) → the page.
+    records: Arc<ReadCache<(i64, u64, u64), Arc<Vec<RecordView>>>>,
 }
 
 impl Movies {
     pub(super) fn new(shared: Arc<Shared>, accounts: Accounts, content: Content) -> Self {
+        let ttl = shared.config.read_cache();
         Movies {
             shared,
             accounts,
             content,
+            pages: Arc::new(ReadCache::new(ttl)),
+            records: Arc::new(ReadCache::new(ttl)),
         }
     }
 
@@ -200,28 +216,44 @@ impl Movies {
                 DUPLICATE_MOVIE,
             )
             .await?;
+        self.pages.clear(|_, _| true);
         Ok(movie.id)
     }
 
     /// A page of live movies, newest first, with the total that match. Any logged-in caller.
-    pub async fn list(&self, _caller: &Caller, query: MovieQuery<'_>) -> Result<MovieList> {
+    pub async fn list(&self, _caller: &Caller, query: MovieQuery<'_>) -> Result<Arc<MovieList>> {
+        let kind = query.kind.unwrap_or(MovieKind::All);
+        let keyword = query.keyword.filter(|k| !k.is_empty());
+        let (offset, limit) = page(query.offset, query.limit);
+        if keyword.is_some_and(|k| k.chars().count() > MAX_MOVIE_NAME_CHARS) {
+            // No name is that long (and SQLite refuses LIKE patterns over 50 000 bytes).
+            return Ok(Arc::new(MovieList {
+                movies: Vec::new(),
+                total: 0,
+            }));
+        }
+        let key = (kind, keyword.map(str::to_owned), offset, limit);
+        let read = self.read_page(kind, keyword, offset, limit);
+        self.pages.get_or_load(key, read).await
+    }
+
+    /// A page of the catalogue, from the database.
+    async fn read_page(
+        &self,
+        kind: MovieKind,
+        keyword: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Arc<MovieList>> {
         let mut filter = live();
-        match query.kind.unwrap_or(MovieKind::All) {
+        match kind {
             MovieKind::All => {}
             MovieKind::Free => filter = filter & Movie::IS_FREE.eq(true),
             MovieKind::Charged => filter = filter & Movie::IS_FREE.eq(false),
         }
-        if let Some(keyword) = query.keyword.filter(|k| !k.is_empty()) {
-            if keyword.chars().count() > MAX_MOVIE_NAME_CHARS {
-                // No name is that long (and SQLite refuses LIKE patterns over 50 000 bytes).
-                return Ok(MovieList {
-                    movies: Vec::new(),
-                    total: 0,
-                });
-            }
+        if let Some(keyword) = keyword {
             filter = filter & Movie::NAME.contains(keyword);
         }
-        let (offset, limit) = page(query.offset, query.limit);
         let matching = Movie::query().filter(filter);
         let total = matching.clone().count(&self.shared.db).await?;
         let movies = matching
@@ -237,7 +269,7 @@ impl Movies {
                 is_free: m.is_free,
             })
             .collect();
-        Ok(MovieList { movies, total })
+        Ok(Arc::new(MovieList { movies, total }))
     }
 
     /// Soft-deletes a movie: the row stays, marked deleted; it leaves lists and downloads.
@@ -251,6 +283,7 @@ impl Movies {
         if matched == 0 {
             return Err(ServiceError::NotFound("no such movie"));
         }
+        self.pages.clear(|_, _| true);
         Ok(())
     }
 
@@ -301,11 +334,24 @@ impl Movies {
         caller: &Caller,
         offset: Option<u64>,
         limit: Option<u64>,
-    ) -> Result<Vec<RecordView>> {
+    ) -> Result<Arc<Vec<RecordView>>> {
         caller.require(UserType::User)?;
         let (offset, limit) = page(offset, limit);
+        let read = self.read_records(caller.user_id, offset, limit);
+        self.records
+            .get_or_load((caller.user_id, offset, limit), read)
+            .await
+    }
+
+    /// A page of a person's download records, from the database.
+    async fn read_records(
+        &self,
+        user_id: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Arc<Vec<RecordView>>> {
         let records = DownloadRecord::query()
-            .filter(DownloadRecord::USER_ID.eq(caller.user_id))
+            .filter(DownloadRecord::USER_ID.eq(user_id))
             .order_by(DownloadRecord::ID.desc())
             .offset(offset)
             .limit(limit)
@@ -319,13 +365,14 @@ impl Movies {
             .into_iter()
             .map(|m| (m.id, m.name))
             .collect();
-        Ok(records
+        let records = records
             .into_iter()
             .map(|r| RecordView {
                 movie: names.get(&r.movie_id).cloned().unwrap_or_default(),
                 download_time: r.download_time,
                 price: r.price,
             })
-            .collect())
+            .collect();
+        Ok(Arc::new(records))
     }
 }

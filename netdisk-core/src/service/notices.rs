@@ -8,6 +8,7 @@ use std::sync::Arc;
 use mini_orm::Model;
 use serde::{Deserialize, Serialize};
 
+use super::cache::ReadCache;
 use super::{Caller, Shared, UserType, check_text, page};
 use crate::error::{Result, ServiceError};
 use crate::models::Notice;
@@ -45,10 +46,16 @@ impl From<Notice> for NoticeView {
 }
 
 /// The notice service. Cheap to clone.
+///
+/// Pages of notices are kept in memory for [`read_cache_ms`](crate::Config::read_cache_ms)
+/// (see `cache.rs`): a notice published through this process is listed at once, through
+/// another within that time (and pushed to subscribers at once either way).
 #[derive(Clone)]
 pub struct Notices {
     shared: Arc<Shared>,
     topics: Topics,
+    /// (offset, limit) → the page.
+    pages: Arc<ReadCache<(u64, u64), Arc<Vec<NoticeView>>>>,
 }
 
 /// The notices published from the moment it was made, in order, each once; see
@@ -68,7 +75,12 @@ impl NoticeSubscription {
 
 impl Notices {
     pub(super) fn new(shared: Arc<Shared>, topics: Topics) -> Notices {
-        Notices { shared, topics }
+        let pages = Arc::new(ReadCache::new(shared.config.read_cache()));
+        Notices {
+            shared,
+            topics,
+            pages,
+        }
     }
 
     /// Publishes a notice and pushes it to every subscriber, on every server process. Admins
@@ -91,7 +103,10 @@ impl Notices {
         let mut attempt = 1;
         loop {
             match self.store(&mut notice).await {
-                Ok(()) => return Ok(notice.id),
+                Ok(()) => {
+                    self.pages.clear(|_, _| true);
+                    return Ok(notice.id);
+                }
                 Err(e) if e.is_retryable() && attempt < PUBLISH_ATTEMPTS => {
                     attempt += 1;
                     let pause = rand::random_range(1..=5 * u64::from(attempt));
@@ -120,15 +135,20 @@ impl Notices {
         _caller: &Caller,
         offset: Option<u64>,
         limit: Option<u64>,
-    ) -> Result<Vec<NoticeView>> {
+    ) -> Result<Arc<Vec<NoticeView>>> {
         let (offset, limit) = page(offset, limit);
-        let notices = Notice::query()
-            .order_by(Notice::ID.desc())
-            .offset(offset)
-            .limit(limit)
-            .all(&self.shared.db)
-            .await?;
-        Ok(notices.into_iter().map(NoticeView::from).collect())
+        let read = async {
+            let notices = Notice::query()
+                .order_by(Notice::ID.desc())
+                .offset(offset)
+                .limit(limit)
+                .all(&self.shared.db)
+                .await?;
+            Ok(Arc::new(
+                notices.into_iter().map(NoticeView::from).collect(),
+            ))
+        };
+        self.pages.get_or_load((offset, limit), read).await
     }
 
     /// Every notice published from now on, by any server process sharing the database, as it

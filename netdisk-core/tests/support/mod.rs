@@ -6,7 +6,7 @@ use std::sync::Arc;
 use md5::{Digest, Md5};
 use mini_orm::testing::TestDb;
 use netdisk_core::clock::ManualClock;
-use netdisk_core::{Caller, Config, Netdisk, NewAccount, UserType};
+use netdisk_core::{Caller, Config, MovieUpload, Netdisk, NewAccount, UserType};
 
 /// 2026-11-22 10:00:00 UTC.
 pub const START: i64 = 1_795_341_600;
@@ -122,4 +122,20 @@ pub fn account(name: &str, user_type: UserType) -> NewAccount<'_> {
 
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
+}
+
+/// Uploads a movie of `bytes` as `admin`; returns its id.
+pub async fn upload(env: &Env, admin: &Caller, name: &str, bytes: &[u8], is_free: bool) -> i64 {
+    let md5 = md5_hex(bytes);
+    let meta = MovieUpload {
+        name,
+        size: bytes.len() as u64,
+        md5: &md5,
+        is_free,
+    };
+    env.netdisk
+        .movies()
+        .upload(admin, meta, &mut &bytes[..])
+        .await
+        .unwrap()
 }

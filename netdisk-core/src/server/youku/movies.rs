@@ -116,5 +116,5 @@ pub(super) async fn records(
     r: Page,
 ) -> Result<Reply, ServiceError> {
     let records = netdisk.movies().records(caller, r.offset, r.limit).await?;
-    one("records", "record_list", &records)
+    one("records", "record_list", records.as_slice())
 }

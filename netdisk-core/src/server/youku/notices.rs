@@ -22,7 +22,7 @@ pub(super) async fn list(
     r: Page,
 ) -> Result<Reply, ServiceError> {
     let notices = netdisk.notices().list(caller, r.offset, r.limit).await?;
-    one("notices", "notice_list", &notices)
+    one("notices", "notice_list", notices.as_slice())
 }
 
 /// Acknowledges a subscription; the door then pushes each new notice on the connection.

@@ -1,7 +1,6 @@
 //! Accounts and sessions: registration with the admin sign-up policy, login with lockout, session
 //! tokens, logout, VIP.
 
-mod cache;
 mod touches;
 
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use mini_orm::{Error as OrmError, Model};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::cache::ReadCache;
 use super::{Caller, Shared, check_text};
 use crate::clock::format_local;
 use crate::error::{Result, ServiceError};
@@ -125,16 +125,17 @@ fn token_hash(token: &str) -> [u8; 32] {
 pub struct Accounts {
     shared: Arc<Shared>,
     touches: Arc<touches::Touches>,
-    sessions: Arc<cache::SessionCache>,
+    /// Sessions found recently: token hash → the caller and the session's `last_seen`.
+    sessions: Arc<ReadCache<[u8; 32], (Caller, i64)>>,
 }
 
 impl Accounts {
     /// The service, after ending the sessions that expired while no server ran.
     pub(super) async fn open(shared: Arc<Shared>) -> Result<Accounts> {
         let accounts = Accounts {
+            sessions: Arc::new(ReadCache::new(shared.config.read_cache())),
             shared,
             touches: Default::default(),
-            sessions: Default::default(),
         };
         accounts.purge_expired_sessions().await?;
         Ok(accounts)
@@ -295,31 +296,29 @@ impl Accounts {
     /// unknown, logged out, or idle for longer than `session_idle_secs` (which also ends it).
     ///
     /// Tokens are looked up by their SHA-256, so the lookup's timing says nothing about the
-    /// token itself. A session found in the database is trusted from memory for half a second
-    /// (see `cache.rs`): a logout through another server process is honoured within that time.
+    /// token itself. A session found in the database is trusted from memory for
+    /// [`read_cache_ms`](crate::Config::read_cache_ms): a logout through another server process
+    /// is honoured within that time.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
         if token.len() != 32 {
             return Err(ServiceError::NotLoggedIn);
         }
         let now = self.shared.now();
         let hash = token_hash(token);
-        let (caller, last_seen) = match self.sessions.get(&hash) {
-            Some(known) => (known.caller, known.last_seen),
-            None => {
-                let (caller, last_seen) = self.find_session(&hash).await?;
-                self.sessions.put(hash, caller.clone(), last_seen);
-                (caller, last_seen)
-            }
-        };
+        let (caller, last_seen) = self
+            .sessions
+            .get_or_load(hash, self.find_session(&hash))
+            .await?;
         if now - last_seen > self.config().session_idle_secs as i64 {
-            self.sessions.forget(caller.session_id);
+            self.forget(caller.session_id);
             let expired = Session::query().filter(Session::ID.eq(caller.session_id));
             let _ = expired.delete(self.db()).await;
             return Err(ServiceError::NotLoggedIn);
         }
         if now - last_seen >= TOUCH_INTERVAL {
             self.touch_session(caller.session_id).await?;
-            self.sessions.touched(&hash, now);
+            self.sessions
+                .update(&hash, |(_, last_seen)| *last_seen = now);
         }
         Ok(caller)
     }
@@ -343,10 +342,16 @@ impl Accounts {
         Ok((caller, session.last_seen))
     }
 
+    /// Forgets a session this process ended.
+    fn forget(&self, session_id: i64) {
+        self.sessions
+            .clear(|_, (caller, _)| caller.session_id == session_id);
+    }
+
     /// Ends the caller's session: its token stops working at once on this server, and within
-    /// half a second on every other.
+    /// [`read_cache_ms`](crate::Config::read_cache_ms) on every other.
     pub async fn logout(&self, caller: &Caller) -> Result<()> {
-        self.sessions.forget(caller.session_id);
+        self.forget(caller.session_id);
         Session::query()
             .filter(Session::ID.eq(caller.session_id))
             .delete(self.db())
