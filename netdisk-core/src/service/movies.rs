@@ -130,8 +130,10 @@ fn live() -> Filter<Movie> {
     Movie::IS_DELETED.eq(false)
 }
 
-/// A page of the catalogue, as [`Movies::list`] is asked for it.
-type PageKey = (MovieKind, Option<String>, u64, u64);
+/// Pages of the catalogue: (kind, keyword, offset, limit) → the page.
+type CataloguePages = ReadCache<(MovieKind, Option<String>, u64, u64), Arc<MovieList>>;
+/// Pages of download records: (user id, offset, limit) → the page.
+type RecordPages = ReadCache<(i64, u64, u64), Arc<Vec<RecordView>>>;
 
 /// The movie service. Cheap to clone.
 ///
@@ -143,9 +145,8 @@ pub struct Movies {
     shared: Arc<Shared>,
     accounts: Accounts,
     content: Content,
-    pages: Arc<ReadCache<PageKey, Arc<MovieList>>>,
-    /// A person's records: (user id, offset, limit) → the page.
-    records: Arc<ReadCache<(i64, u64, u64), Arc<Vec<RecordView>>>>,
+    pages: Arc<CataloguePages>,
+    records: Arc<RecordPages>,
 }
 
 impl Movies {

@@ -54,9 +54,11 @@ impl From<Notice> for NoticeView {
 pub struct Notices {
     shared: Arc<Shared>,
     topics: Topics,
-    /// (offset, limit) → the page.
-    pages: Arc<ReadCache<(u64, u64), Arc<Vec<NoticeView>>>>,
+    pages: Arc<NoticePages>,
 }
+
+/// Pages of notices: (offset, limit) → the page.
+type NoticePages = ReadCache<(u64, u64), Arc<Vec<NoticeView>>>;
 
 /// The notices published from the moment it was made, in order, each once; see
 /// [`Notices::subscribe`].
