@@ -10,7 +10,7 @@ use std::time::Duration;
 use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
 use netdisk_core::models::{DownloadRecord, Movie};
-use netdisk_core::{Caller, MovieKind, MovieQuery, MovieUpload, ServiceError};
+use netdisk_core::{MovieKind, MovieQuery, MovieUpload, ServiceError};
 use support::{env, env_with, md5_hex, upload};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
