@@ -1,7 +1,8 @@
 //! A load generator for the Youku protocol server, on this machine only (loopback).
 //!
 //! ```text
-//! cargo build --release -p examples --examples        # loadgen spawns the `server` example
+//! cargo build --release -p examples --bin server     # the server, without dev-dependencies
+//! cargo build --release -p examples --examples       # loadgen spawns the `server` binary
 //! cargo run --release -p examples --example loadgen -- small
 //! cargo run --release -p examples --example loadgen -- download --clients 32 --size 256MiB
 //! cargo run --release -p examples --example loadgen -- upload
@@ -10,7 +11,7 @@
 //! cargo run --release -p examples --example loadgen -- --server 127.0.0.1:8080 small
 //! ```
 //!
-//! By default each run spawns the compiled `server` example (next to loadgen's own executable)
+//! By default each run spawns the compiled `server` binary (in the directory above loadgen's own)
 //! on a fresh temporary data directory with embedded SQLite (or `--db URL`), reads its memory
 //! (`VmRSS`, `VmHWM`) and CPU time from `/proc/<pid>`, and kills it at the end. With `--server
 //! ADDR` it loads a running server instead (loopback addresses only; no memory figures). Every

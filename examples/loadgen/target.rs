@@ -77,7 +77,7 @@ impl Target {
         ensure!(
             server.exists(),
             "{} does not exist: build the server and loadgen first with \
-             `cargo build --release -p examples --bin server --examples`",
+             `cargo build --release -p examples --bin server && cargo build --release -p examples --examples`",
             server.display()
         );
         let data = work.join("data");

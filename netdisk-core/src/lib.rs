@@ -8,10 +8,18 @@
 //!   [`Accounts`] (accounts and sessions), [`Movies`] (movies and download records),
 //!   [`Notices`] and [`Files`] (the personal netdisk). Operations that need a logged-in person
 //!   take a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`] produce.
+//!   No service sees a socket: uploads are readers, downloads are [`Transfer`]s.
+//! - [`server`] holds the doors: [`server::DOORS`] lists them (Youku, netdisk), and the
+//!   listener serves every door under one connection limit and one shutdown.
+//! - [`topics`] is publish/subscribe across server processes: events are stored first, sent
+//!   in-process or through Redis, and caught up from the database by sequence number.
 //! - [`storage`] keeps file bytes: streamed, hashed, verified, fsynced, renamed into place, and
 //!   shared by identical content.
-//! - [`models`] are the tables; [`config`] the settings; [`clock`] the time source; [`error`]
-//!   the answers, each with the contract's `code`.
+//! - [`models`] are the tables, one file per service; [`config`] the settings; [`clock`] the
+//!   time source; [`error`] the answers.
+//!
+//! Layers, from the top: `server` → `service` → `topics`, `storage`, `models` → `config`,
+//! `clock`, `error`. A lower one never imports a higher one.
 
 pub mod clock;
 pub mod config;
