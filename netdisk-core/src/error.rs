@@ -1,5 +1,7 @@
-//! The service's error type. Each variant is one answer the protocol can give, and
-//! [`ServiceError::code`] is the one place that maps them to the contract's `code` values.
+//! The service's error type. Each variant is one kind of answer; [`ServiceError::code`] names
+//! the kind. Each door turns an error into its own wire code in one function of its own (the
+//! Youku door's `failure` uses these names, which are its contract's codes; the netdisk door's
+//! `code` maps them to that protocol's numbers).
 
 use crate::storage::StorageError;
 
@@ -62,7 +64,8 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    /// The contract's `code` for this error (`../shared/PROTOCOL.md`, section 2).
+    /// The error's kind as a short snake_case name: `bad_request`, `not_logged_in`, ... (the
+    /// Youku contract's codes, `../shared/PROTOCOL.md` section 2; also the outcome in logs).
     pub fn code(&self) -> &'static str {
         match self {
             ServiceError::BadRequest(_) => "bad_request",

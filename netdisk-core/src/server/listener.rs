@@ -187,3 +187,59 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.bind(addr)?;
     socket.listen(LISTEN_BACKLOG)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listen(text: &str) -> Listen {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn every_door_listens_at_its_default_unless_configured_otherwise() {
+        let defaults = door_addrs(&ServerConfig::default()).unwrap();
+        let names: Vec<&str> = defaults.iter().map(|(door, _)| door.name).collect();
+        assert_eq!(names, DOORS.iter().map(|d| d.name).collect::<Vec<_>>());
+        for (door, at) in &defaults {
+            assert_eq!(*at, Listen::At(door.default_addr), "{}", door.name);
+        }
+        let first = DOORS[0].name;
+        let config = ServerConfig::default().with_door(first, listen("127.0.0.1:0"));
+        let config = config.with_door(DOORS[1].name, Listen::Off);
+        let configured = door_addrs(&config).unwrap();
+        assert_eq!(configured[0].1, listen("127.0.0.1:0"));
+        assert_eq!(configured[1].1, Listen::Off);
+    }
+
+    #[test]
+    fn a_door_that_does_not_exist_is_refused() {
+        let config = ServerConfig::default().with_door("gopher", Listen::Off);
+        let error = door_addrs(&config).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+        assert!(error.to_string().contains("no door `gopher`"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_door_that_is_off_is_not_started() {
+        let db = mini_orm::Db::connect("sqlite::memory:").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config {
+            data_dir: dir.path().to_owned(),
+            ..crate::Config::default()
+        };
+        let clock = Arc::new(crate::clock::SystemClock);
+        let (netdisk, _) = Netdisk::open_with(db, config, clock).await.unwrap();
+        let mut doors = super::super::every_door(Listen::Off);
+        doors.insert(DOORS[1].name.to_owned(), listen("127.0.0.1:0"));
+        let config = ServerConfig {
+            doors,
+            ..ServerConfig::default()
+        };
+        let running = start(netdisk, &config).await.unwrap();
+        assert_eq!(running.addrs().len(), 1);
+        assert_eq!(running.addrs()[0].0, DOORS[1].name);
+        assert!(running.addr(DOORS[0].name).is_none());
+        assert!(running.shutdown().await);
+    }
+}
