@@ -56,9 +56,54 @@ pub(crate) enum Expr {
         column: &'static str,
         negated: bool,
     },
+    /// `column [NOT] IN (SELECT ...)`.
+    InSubquery {
+        column: &'static str,
+        subquery: Box<SubqueryExpr>,
+        negated: bool,
+    },
+    /// `[NOT] EXISTS (SELECT 1 FROM ... WHERE ...)`.
+    Exists {
+        table: &'static str,
+        filter: Option<Box<Expr>>,
+        negated: bool,
+    },
+    /// A column of one table compared with a column of another, both qualified by their table
+    /// (a subquery's condition on the row of the query around it).
+    CompareColumns {
+        left: (&'static str, &'static str),
+        op: CompareOp,
+        right: (&'static str, &'static str),
+    },
     And(Vec<Expr>),
     Or(Vec<Expr>),
     Not(Box<Expr>),
+}
+
+/// The untyped `SELECT column FROM table WHERE filter` behind a [`Subquery`].
+#[derive(Debug, Clone)]
+pub(crate) struct SubqueryExpr {
+    pub(crate) table: &'static str,
+    pub(crate) column: &'static str,
+    pub(crate) filter: Option<Expr>,
+}
+
+/// The values of one column of the rows a query matches, of Rust type `T`, to be used in
+/// another query's filter: `Photo::AUTHOR_ID.in_query(Follow::query().filter(..).values(
+/// Follow::FOLLOWED_ID))`. Made by `Select::values`.
+#[derive(Debug, Clone)]
+pub struct Subquery<T> {
+    pub(crate) expr: SubqueryExpr,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Subquery<T> {
+    pub(crate) fn new(expr: SubqueryExpr) -> Self {
+        Subquery {
+            expr,
+            _marker: PhantomData,
+        }
+    }
 }
 
 /// A comparison operator.
@@ -110,7 +155,7 @@ pub(crate) enum Change {
 }
 
 impl<M> Filter<M> {
-    fn new(expr: Expr) -> Self {
+    pub(crate) fn new(expr: Expr) -> Self {
         Filter {
             expr,
             _marker: PhantomData,
@@ -218,6 +263,26 @@ impl<M, T: FieldType> Column<M, T> {
     /// `column >= value`
     pub fn ge(self, value: impl Into<T::Inner>) -> Filter<M> {
         self.compare(CompareOp::Ge, value)
+    }
+
+    /// The rows whose value is among those `values` selects (SQL `IN (SELECT ...)`): one
+    /// statement, however many values there are.
+    pub fn in_query(self, values: Subquery<T>) -> Filter<M> {
+        self.in_subquery(values, false)
+    }
+
+    /// The rows whose value is none of `values` (SQL `NOT IN (SELECT ...)`; the subquery's
+    /// column must not hold NULLs, or SQL matches nothing).
+    pub fn not_in_query(self, values: Subquery<T>) -> Filter<M> {
+        self.in_subquery(values, true)
+    }
+
+    fn in_subquery(self, values: Subquery<T>, negated: bool) -> Filter<M> {
+        Filter::new(Expr::InSubquery {
+            column: self.name,
+            subquery: Box::new(values.expr),
+            negated,
+        })
     }
 
     /// `column IN (values…)`; an empty list matches no row.

@@ -77,12 +77,12 @@ mod table;
 pub mod testing;
 mod value;
 
-pub use column::{Assignment, Column, Filter, Order, escape_like};
+pub use column::{Assignment, Column, Filter, Order, Subquery, escape_like};
 pub use error::{BoxError, DecodeError, Error, Result};
 pub use exec::{Db, Executor, Transaction};
 pub use mini_orm_derive::Model;
 pub use model::Model;
-pub use query::Select;
+pub use query::{Select, exists, not_exists};
 pub use raw::{RawQuery, raw};
 pub use sql::{Backend, schema};
 pub use table::row::{FromRow, Row};

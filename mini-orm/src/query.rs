@@ -3,11 +3,12 @@
 
 use std::marker::PhantomData;
 
-use crate::column::{Assignment, Expr, Filter, Order};
+use crate::column::{Assignment, Column, CompareOp, Expr, Filter, Order, Subquery, SubqueryExpr};
 use crate::error::{Error, Result};
 use crate::exec::{self, Executor};
 use crate::model::Model;
 use crate::sql::dml::{self, Clauses};
+use crate::value::FieldType;
 
 /// The rows of model `M` that match a filter, with an order and a window.
 ///
@@ -91,6 +92,38 @@ impl<M: Model> Select<M> {
         self
     }
 
+    /// Keyset pagination: sorts by `key` (in the direction an earlier `order_by` on `key` gave,
+    /// ascending if none) and keeps only the rows past `cursor` in that order: the next page of
+    /// a feed starts after the last row of the page before, so rows added meanwhile neither
+    /// shift it nor appear twice (as they do with `offset`). `key` should be unique (the
+    /// primary key, say).
+    pub fn after<T: FieldType>(mut self, key: Column<M, T>, cursor: impl Into<T::Inner>) -> Self {
+        let descending = match self.order.iter().find(|(name, _)| *name == key.name()) {
+            Some(&(_, descending)) => descending,
+            None => {
+                self.order.push((key.name(), false));
+                false
+            }
+        };
+        let past = if descending {
+            key.lt(cursor)
+        } else {
+            key.gt(cursor)
+        };
+        self.filter(past)
+    }
+
+    /// The values of `column` in the rows this query matches, for another query's
+    /// [`Column::in_query`]; only the filter counts (an order, limit or offset is not part of
+    /// a subquery).
+    pub fn values<T>(self, column: Column<M, T>) -> Subquery<T> {
+        Subquery::new(SubqueryExpr {
+            table: M::TABLE.name,
+            column: column.name(),
+            filter: self.filter,
+        })
+    }
+
     /// Locks the rows read until the transaction ends, for a read-modify-write that no other
     /// transaction may interleave with (`SELECT … FOR UPDATE` on MySQL; on SQLite a transaction
     /// holds the write lock from its start, so nothing more is needed).
@@ -135,6 +168,29 @@ impl<M: Model> Select<M> {
         Ok(self.first(exec).await?.is_some())
     }
 
+    /// How many matching rows have each value of `column`, in the order of the values
+    /// (`SELECT column, COUNT(*) … GROUP BY column`); order, limit and offset do not apply.
+    pub async fn count_by<T: FieldType + Send>(
+        self,
+        column: Column<M, T>,
+        exec: impl Executor,
+    ) -> Result<Vec<(T, u64)>> {
+        let stmt = dml::count_by(
+            exec.backend(),
+            M::TABLE,
+            column.name(),
+            self.filter.as_ref(),
+        );
+        let rows: Vec<(T, i64)> = exec::fetch(exec, stmt).await?;
+        rows.into_iter()
+            .map(|(value, count)| {
+                let count = u64::try_from(count)
+                    .map_err(|_| Error::Database("COUNT(*) was negative".into()))?;
+                Ok((value, count))
+            })
+            .collect()
+    }
+
     /// Applies `assignments` to every matching row in one atomic `UPDATE` and returns how many
     /// rows matched (whether or not their values changed, on both backends).
     ///
@@ -171,5 +227,54 @@ impl<M: Model> Select<M> {
         Err(Error::InvalidQuery(
             "an update or a delete cannot have an order, a limit, an offset or `for_update`",
         ))
+    }
+}
+
+/// The rows of the query around it for which `query` matches a row (SQL `EXISTS`): tie the two
+/// together with [`Column::eq_column`].
+///
+/// ```
+/// # use mini_orm::{Db, Model};
+/// # #[derive(Model)]
+/// # struct Photo { #[field(primary_key)] id: i64, author_id: i64 }
+/// # #[derive(Model)]
+/// # struct Like { #[field(primary_key)] id: i64, photo_id: i64, user_id: i64 }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> mini_orm::Result<()> {
+/// # let db = Db::connect("sqlite::memory:").await?;
+/// # db.create_table::<Photo>().await?;
+/// # db.create_table::<Like>().await?;
+/// let liked_by_me = Like::query().filter(Like::PHOTO_ID.eq_column(Photo::ID) & Like::USER_ID.eq(7));
+/// let photos = Photo::query().filter(mini_orm::exists(liked_by_me)).all(&db).await?;
+/// # assert!(photos.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub fn exists<N: Model, M>(query: Select<N>) -> Filter<M> {
+    exists_expr(query, false)
+}
+
+/// The rows of the query around it for which `query` matches no row (SQL `NOT EXISTS`).
+pub fn not_exists<N: Model, M>(query: Select<N>) -> Filter<M> {
+    exists_expr(query, true)
+}
+
+fn exists_expr<N: Model, M>(query: Select<N>, negated: bool) -> Filter<M> {
+    Filter::new(Expr::Exists {
+        table: N::TABLE.name,
+        filter: query.filter.map(Box::new),
+        negated,
+    })
+}
+
+impl<N: Model, T> Column<N, T> {
+    /// The rows (of a subquery's table, `N`) whose value equals `outer`'s in the row of the
+    /// query around it: `"n"."column" = "o"."outer"` (the tables must differ).
+    pub fn eq_column<O: Model>(self, outer: Column<O, T>) -> Filter<N> {
+        Filter::new(Expr::CompareColumns {
+            left: (N::TABLE.name, self.name()),
+            op: CompareOp::Eq,
+            right: (O::TABLE.name, outer.name()),
+        })
     }
 }

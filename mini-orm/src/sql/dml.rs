@@ -254,6 +254,34 @@ fn where_clause<'a>(backend: Backend, filter: Option<&'a Expr>, stmt: &mut State
     }
 }
 
+/// `"table"."column"`.
+fn qualified(backend: Backend, (table, column): (&str, &str), out: &mut String) {
+    backend.quote(table, out);
+    out.push('.');
+    backend.quote(column, out);
+}
+
+/// `SELECT column, COUNT(*) FROM table WHERE ... GROUP BY column ORDER BY column`.
+pub(crate) fn count_by<'a>(
+    backend: Backend,
+    table: &'static TableDef,
+    column: &'static str,
+    filter: Option<&'a Expr>,
+) -> Statement<'a> {
+    let mut head = String::from("SELECT ");
+    backend.quote(column, &mut head);
+    head.push_str(", COUNT(*) FROM ");
+    backend.quote(table.name, &mut head);
+    let mut stmt = Statement::text(head, Vec::new());
+    where_clause(backend, filter, &mut stmt);
+    let sql = stmt.sql.to_mut();
+    for clause in [" GROUP BY ", " ORDER BY "] {
+        sql.push_str(clause);
+        backend.quote(column, sql);
+    }
+    stmt
+}
+
 fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
     match expr {
         Expr::Compare { column, op, value } => {
@@ -292,6 +320,42 @@ fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
             stmt.sql
                 .to_mut()
                 .push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
+        }
+        Expr::InSubquery {
+            column,
+            subquery,
+            negated,
+        } => {
+            backend.quote(column, stmt.sql.to_mut());
+            stmt.sql.to_mut().push_str(if *negated {
+                " NOT IN (SELECT "
+            } else {
+                " IN (SELECT "
+            });
+            backend.quote(subquery.column, stmt.sql.to_mut());
+            stmt.sql.to_mut().push_str(" FROM ");
+            backend.quote(subquery.table, stmt.sql.to_mut());
+            where_clause(backend, subquery.filter.as_ref(), stmt);
+            stmt.sql.to_mut().push(')');
+        }
+        Expr::Exists {
+            table,
+            filter,
+            negated,
+        } => {
+            stmt.sql.to_mut().push_str(if *negated {
+                "NOT EXISTS (SELECT 1 FROM "
+            } else {
+                "EXISTS (SELECT 1 FROM "
+            });
+            backend.quote(table, stmt.sql.to_mut());
+            where_clause(backend, filter.as_deref(), stmt);
+            stmt.sql.to_mut().push(')');
+        }
+        Expr::CompareColumns { left, op, right } => {
+            qualified(backend, *left, stmt.sql.to_mut());
+            let _ = write!(stmt.sql.to_mut(), " {} ", op.sql());
+            qualified(backend, *right, stmt.sql.to_mut());
         }
         Expr::And(parts) | Expr::Or(parts) => {
             let joiner = if matches!(expr, Expr::And(_)) {
