@@ -56,6 +56,31 @@ pub trait Model: Table {
         }
     }
 
+    /// Inserts this row unless that would break a unique constraint (an equal row is there
+    /// already: "follow once, however often the button is pressed"), and says whether it was
+    /// written; when it was, sets the primary key. Two callers racing with equal rows: exactly
+    /// one gets `true`. `INSERT … ON CONFLICT DO NOTHING` on SQLite, `INSERT IGNORE …` on MySQL
+    /// (which also skips, rather than fails, a row that breaks another constraint MySQL checks
+    /// with `IGNORE`, such as a foreign key; values too long for their column are refused before
+    /// anything is sent, as by [`Model::save`]).
+    fn insert_if_absent(
+        &mut self,
+        exec: impl Executor,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async move {
+            let stmt = dml::insert_if_absent(exec.backend(), Self::TABLE, self.values())?;
+            let done = exec::execute(exec, stmt).await?;
+            if done.rows_matched == 0 {
+                return Ok(false);
+            }
+            let id = done.last_insert_id.ok_or_else(|| {
+                Error::Database("the database reported no generated primary key".into())
+            })?;
+            self.set_primary_key(id);
+            Ok(true)
+        }
+    }
+
     /// Inserts every row of `rows` with one multi-row `INSERT` (`VALUES (…), (…), …`), each
     /// with a primary key the database generates: the rows' own primary keys are neither written
     /// nor updated. Returns how many rows were inserted.

@@ -118,6 +118,24 @@ pub(crate) fn insert<'a>(
     Ok(stmt)
 }
 
+/// `insert` of one row that writes nothing when the row would break a unique constraint:
+/// `INSERT … ON CONFLICT DO NOTHING` on SQLite, `INSERT IGNORE …` on MySQL.
+pub(crate) fn insert_if_absent<'a>(
+    backend: Backend,
+    table: &'static TableDef,
+    params: Vec<Value<'a>>,
+) -> Result<Statement<'a>> {
+    check_lengths(table, &params)?;
+    let insert_one = &table_sql(backend, table).insert_one;
+    let sql = match backend {
+        Backend::Sqlite => format!("{insert_one} ON CONFLICT DO NOTHING"),
+        Backend::MySql => insert_one.replacen("INSERT INTO", "INSERT IGNORE INTO", 1),
+    };
+    let mut stmt = Statement::fixed(table, Cow::Owned(sql));
+    stmt.params = params;
+    Ok(stmt)
+}
+
 pub(crate) fn update_by_primary_key<'a>(
     backend: Backend,
     table: &'static TableDef,
