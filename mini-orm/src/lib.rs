@@ -82,7 +82,7 @@ pub use error::{BoxError, DecodeError, Error, Result};
 pub use exec::{Db, Executor, Transaction};
 pub use mini_orm_derive::Model;
 pub use model::Model;
-pub use query::{Select, exists, not_exists};
+pub use query::{Join, Select, exists, not_exists};
 pub use raw::{RawQuery, raw};
 pub use sql::{Backend, schema};
 pub use table::row::{FromRow, Row};

@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 use crate::exec::{self, Executor};
 use crate::model::Model;
 use crate::sql::dml::{self, Clauses};
+use crate::sql::join;
+use crate::table::row::{FromRow, Row};
 use crate::value::FieldType;
 
 /// The rows of model `M` that match a filter, with an order and a window.
@@ -111,6 +113,19 @@ impl<M: Model> Select<M> {
             key.gt(cursor)
         };
         self.filter(past)
+    }
+
+    /// Each matching row with the row of `N` that `on` pairs it with (an inner join: rows
+    /// without a partner are left out), in one statement: `Photo::query().join(User::ID
+    /// .eq_column(Photo::AUTHOR_ID))` gives each photo with its author. The order, limit and
+    /// offset are this query's; [`Join::filter`] narrows the joined rows.
+    pub fn join<N: Model>(self, on: Filter<N>) -> Join<M, N> {
+        Join {
+            left: self,
+            on: on.expr,
+            right_filter: None,
+            _right: PhantomData,
+        }
     }
 
     /// The values of `column` in the rows this query matches, for another query's
@@ -227,6 +242,50 @@ impl<M: Model> Select<M> {
         Err(Error::InvalidQuery(
             "an update or a delete cannot have an order, a limit, an offset or `for_update`",
         ))
+    }
+}
+
+/// A [`Select`] joined with the rows of `N` it pairs with (made by [`Select::join`]).
+#[derive(Debug, Clone)]
+#[must_use = "a join does nothing until it is run with `all`"]
+pub struct Join<M, N> {
+    left: Select<M>,
+    on: Expr,
+    right_filter: Option<Expr>,
+    _right: PhantomData<fn() -> N>,
+}
+
+impl<M: Model, N: Model> Join<M, N> {
+    /// Keeps only the pairs whose `N` row matches `filter` as well.
+    pub fn filter(mut self, filter: Filter<N>) -> Self {
+        self.right_filter = Some(match self.right_filter.take() {
+            None => filter.expr,
+            Some(previous) => Expr::And(vec![previous, filter.expr]),
+        });
+        self
+    }
+
+    /// Every pair, in the left query's order.
+    pub async fn all(self, exec: impl Executor) -> Result<Vec<(M, N)>> {
+        let stmt = join::select_join(
+            exec.backend(),
+            (M::TABLE, &self.left.clauses()),
+            (N::TABLE, self.right_filter.as_ref()),
+            &self.on,
+        );
+        let pairs: Vec<Pair<M, N>> = exec::fetch(exec, stmt).await?;
+        Ok(pairs.into_iter().map(|pair| (pair.0, pair.1)).collect())
+    }
+}
+
+/// One row of a join, decoded as its two models (the right one's columns follow the left's).
+struct Pair<M, N>(M, N);
+
+impl<M: Model, N: Model> FromRow for Pair<M, N> {
+    fn from_row(row: &Row<'_>) -> Result<Self> {
+        let left = M::from_row(row)?;
+        let right = N::from_row(&row.shifted(M::TABLE.columns.len()))?;
+        Ok(Pair(left, right))
     }
 }
 

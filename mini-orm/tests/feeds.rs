@@ -1,5 +1,6 @@
 //! The queries a social feed needs, on every backend: `IN (subquery)`, `EXISTS` tied to the row
-//! around it, group-by counts and keyset pagination over a table that grows while it is read.
+//! around it, a join returning two models, group-by counts and keyset pagination over a table
+//! that grows while it is read.
 //! Each is one statement (counted with `StatementLog`).
 // The derive makes a column constant per field; these tests filter on some of them only.
 #![allow(dead_code)]
@@ -14,6 +15,14 @@ struct Photo {
     author_id: i64,
     #[field(max_len = 64)]
     title: String,
+}
+
+#[derive(Model, Debug, Clone, PartialEq)]
+struct Person {
+    #[field(primary_key)]
+    id: i64,
+    #[field(max_len = 32)]
+    name: String,
 }
 
 #[derive(Model, Debug, Clone, PartialEq)]
@@ -166,7 +175,50 @@ async fn keyset_pages_neither_repeat_nor_skip_while_the_feed_grows(t: &TestDb) -
     Ok(())
 }
 
+async fn a_join_returns_each_photo_with_its_author_in_one_statement(t: &TestDb) -> Result<()> {
+    seeded(t).await?;
+    t.db.create_table::<Person>().await?;
+    // Ids 1, 2: authors 1 and 2 (author 3 has no row, so `c3` has no partner).
+    for name in ["ann", "bob"] {
+        let mut person = Person {
+            id: 0,
+            name: name.to_owned(),
+        };
+        person.save(&t.db).await?;
+    }
+    let log = StatementLog::start();
+    let pairs = Photo::query()
+        .filter(Photo::TITLE.ne("a1"))
+        .order_by(Photo::ID.asc())
+        .join(Person::ID.eq_column(Photo::AUTHOR_ID))
+        .all(&t.db)
+        .await?;
+    assert_eq!(log.statements().len(), 1, "{:?}", log.statements());
+    let seen: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(photo, person)| (photo.title.as_str(), person.name.as_str()))
+        .collect();
+    assert_eq!(seen, [("b2", "bob"), ("d1", "ann"), ("e2", "bob")]);
+    assert!(
+        pairs
+            .iter()
+            .all(|(photo, person)| photo.author_id == person.id),
+        "each model read from its own columns, though both have an `id`"
+    );
+    let bobs = Photo::query()
+        .order_by(Photo::ID.desc())
+        .limit(1)
+        .join(Person::ID.eq_column(Photo::AUTHOR_ID))
+        .filter(Person::NAME.eq("bob"))
+        .all(&t.db)
+        .await?;
+    assert_eq!(bobs.len(), 1);
+    assert_eq!(bobs[0].0.title, "e2");
+    Ok(())
+}
+
 backend_tests!(
+    a_join_returns_each_photo_with_its_author_in_one_statement,
     photos_of_the_people_i_follow_take_one_statement,
     exists_ties_the_subquery_to_the_row_around_it,
     group_by_counts_each_value,

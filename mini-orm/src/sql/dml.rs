@@ -167,13 +167,27 @@ pub(crate) fn select<'a>(
 ) -> Statement<'a> {
     let mut stmt = select_from(backend, table);
     where_clause(backend, clauses.filter, &mut stmt);
+    order_and_window(backend, None, clauses, &mut stmt);
+    if clauses.for_update && backend == Backend::MySql {
+        stmt.sql.to_mut().push_str(" FOR UPDATE");
+    }
+    stmt
+}
+
+/// `clauses`' `ORDER BY` (columns qualified by `table` when given), `LIMIT` and `OFFSET`.
+pub(crate) fn order_and_window(
+    backend: Backend,
+    table: Option<&str>,
+    clauses: &Clauses<'_>,
+    stmt: &mut Statement<'_>,
+) {
     if !clauses.order.is_empty() {
         stmt.sql.to_mut().push_str(" ORDER BY ");
         for (i, (column, descending)) in clauses.order.iter().enumerate() {
             if i > 0 {
                 stmt.sql.to_mut().push_str(", ");
             }
-            backend.quote(column, stmt.sql.to_mut());
+            column_ref(backend, table, column, stmt.sql.to_mut());
             stmt.sql
                 .to_mut()
                 .push_str(if *descending { " DESC" } else { " ASC" });
@@ -192,10 +206,6 @@ pub(crate) fn select<'a>(
                 .push(Value::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
         }
     }
-    if clauses.for_update && backend == Backend::MySql {
-        stmt.sql.to_mut().push_str(" FOR UPDATE");
-    }
-    stmt
 }
 
 pub(crate) fn count<'a>(
@@ -268,12 +278,12 @@ pub(crate) fn update<'a, M>(
 fn where_clause<'a>(backend: Backend, filter: Option<&'a Expr>, stmt: &mut Statement<'a>) {
     if let Some(expr) = filter {
         stmt.sql.to_mut().push_str(" WHERE ");
-        render(backend, expr, stmt);
+        render(backend, expr, None, stmt);
     }
 }
 
 /// `"table"."column"`.
-fn qualified(backend: Backend, (table, column): (&str, &str), out: &mut String) {
+pub(crate) fn qualified(backend: Backend, (table, column): (&str, &str), out: &mut String) {
     backend.quote(table, out);
     out.push('.');
     backend.quote(column, out);
@@ -300,10 +310,25 @@ pub(crate) fn count_by<'a>(
     stmt
 }
 
-fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
+/// A column named in a filter: `"column"`, or `"table"."column"` when `table` qualifies it
+/// (in a join, where both tables may have a column of that name).
+fn column_ref(backend: Backend, table: Option<&str>, name: &str, out: &mut String) {
+    match table {
+        Some(table) => qualified(backend, (table, name), out),
+        None => backend.quote(name, out),
+    }
+}
+
+/// Appends `expr` as SQL to `stmt`, its columns qualified by `table` when given.
+pub(crate) fn render<'a>(
+    backend: Backend,
+    expr: &'a Expr,
+    table: Option<&'static str>,
+    stmt: &mut Statement<'a>,
+) {
     match expr {
         Expr::Compare { column, op, value } => {
-            backend.quote(column, stmt.sql.to_mut());
+            column_ref(backend, table, column, stmt.sql.to_mut());
             let _ = write!(stmt.sql.to_mut(), " {} ?", op.sql());
             stmt.params.push(value.as_borrowed());
         }
@@ -319,7 +344,7 @@ fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
             values,
             negated,
         } => {
-            backend.quote(column, stmt.sql.to_mut());
+            column_ref(backend, table, column, stmt.sql.to_mut());
             stmt.sql
                 .to_mut()
                 .push_str(if *negated { " NOT IN (" } else { " IN (" });
@@ -328,13 +353,13 @@ fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
             stmt.params.extend(values.iter().map(Value::as_borrowed));
         }
         Expr::Like { column, pattern } => {
-            backend.quote(column, stmt.sql.to_mut());
+            column_ref(backend, table, column, stmt.sql.to_mut());
             stmt.sql.to_mut().push_str(" LIKE ?");
             stmt.sql.to_mut().push_str(backend.like_escape());
             stmt.params.push(Value::Text(Cow::Borrowed(pattern)));
         }
         Expr::IsNull { column, negated } => {
-            backend.quote(column, stmt.sql.to_mut());
+            column_ref(backend, table, column, stmt.sql.to_mut());
             stmt.sql
                 .to_mut()
                 .push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
@@ -344,7 +369,7 @@ fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
             subquery,
             negated,
         } => {
-            backend.quote(column, stmt.sql.to_mut());
+            column_ref(backend, table, column, stmt.sql.to_mut());
             stmt.sql.to_mut().push_str(if *negated {
                 " NOT IN (SELECT "
             } else {
@@ -386,13 +411,13 @@ fn render<'a>(backend: Backend, expr: &'a Expr, stmt: &mut Statement<'a>) {
                 if i > 0 {
                     stmt.sql.to_mut().push_str(joiner);
                 }
-                render(backend, part, stmt);
+                render(backend, part, table, stmt);
             }
             stmt.sql.to_mut().push(')');
         }
         Expr::Not(inner) => {
             stmt.sql.to_mut().push_str("NOT (");
-            render(backend, inner, stmt);
+            render(backend, inner, table, stmt);
             stmt.sql.to_mut().push(')');
         }
     }

@@ -7,6 +7,7 @@
 
 pub(crate) mod cache;
 pub(crate) mod dml;
+pub(crate) mod join;
 pub mod schema;
 
 use std::borrow::Cow;

@@ -23,8 +23,11 @@ pub struct Row<'a> {
     source: RowSource<'a>,
     /// For rows read by name: the result position of each wanted column.
     positions: Option<&'a [usize]>,
+    /// Where this row's columns start in the result (past another model's, in a join).
+    offset: usize,
 }
 
+#[derive(Clone, Copy)]
 pub(crate) enum RowSource<'a> {
     Sqlite(&'a rusqlite::Row<'a>),
     MySql(&'a mysql_async::Row),
@@ -32,7 +35,21 @@ pub(crate) enum RowSource<'a> {
 
 impl<'a> Row<'a> {
     pub(crate) fn new(source: RowSource<'a>, positions: Option<&'a [usize]>) -> Self {
-        Row { source, positions }
+        Row {
+            source,
+            positions,
+            offset: 0,
+        }
+    }
+
+    /// The same result row, read from `offset` on (the second model of a join, whose columns
+    /// follow the first's).
+    pub(crate) fn shifted(&self, offset: usize) -> Row<'a> {
+        Row {
+            source: self.source,
+            positions: self.positions,
+            offset: self.offset + offset,
+        }
     }
 
     /// The value at `index` (in [`FromRow::COLUMN_NAMES`] order for models, in select order for
@@ -49,10 +66,11 @@ impl<'a> Row<'a> {
         index: usize,
         decode: fn(ValueRef<'_>) -> Result<T, DecodeError>,
     ) -> Result<T> {
-        let position = match self.positions {
-            Some(positions) => positions[index],
-            None => index,
-        };
+        let position = self.offset
+            + match self.positions {
+                Some(positions) => positions[index],
+                None => index,
+            };
         self.value(position)
             .and_then(decode)
             .map_err(|e| e.in_column(self.column_name(position)))
