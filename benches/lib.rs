@@ -11,6 +11,8 @@
 //! | `get_by_pk` | one user by primary key, out of 100 |
 //! | `update_by_pk` | writes every column of one user by primary key (alternating between two values) |
 //! | `count_filtered` | `COUNT(*)` of the users with `hair_color = 'black'`, out of 100 |
+//! | `feed_in_subquery` | the newest 20 posts of the users with black hair, in one statement (`user_id IN (SELECT id FROM users WHERE hair_color = ?)`), over the `associations` data |
+//! | `join` | the newest 20 posts, each with its author, in one statement (`posts JOIN users`), over the same data |
 //!
 //! Every workload runs twice in the same criterion group, through mini-orm (`orm`) and through
 //! the raw driver (`raw`), with ids `<backend>/<workload>/<orm|raw>[/<N>]`, e.g.
@@ -56,13 +58,15 @@ pub mod report;
 pub const BACKENDS: [&str; 2] = ["sqlite", "mysql"];
 
 /// The workload names used in benchmark ids, in the order of the report.
-pub const WORKLOADS: [&str; 6] = [
+pub const WORKLOADS: [&str; 8] = [
     "trivial_query",
     "insert",
     "associations",
     "get_by_pk",
     "update_by_pk",
     "count_filtered",
+    "feed_in_subquery",
+    "join",
 ];
 
 /// The side of a benchmark that goes through mini-orm.
@@ -79,6 +83,8 @@ pub const ASSOCIATIONS: (usize, usize, usize) = (100, 10, 10);
 /// The users in the table of the single-row workloads (`get_by_pk`, `update_by_pk`,
 /// `count_filtered`).
 pub const SINGLE_ROW_TABLE_SIZE: usize = 100;
+/// Rows in one page of the `feed_in_subquery` and `join` workloads.
+pub const FEED_PAGE: i64 = 20;
 /// The hair colour `count_filtered` counts.
 pub const COUNTED_HAIR_COLOR: &str = "black";
 
@@ -247,6 +253,13 @@ pub mod raw_sql {
     pub const UPDATE_USER_BY_ID: &str = "UPDATE users SET name = ?, hair_color = ? WHERE id = ?";
     /// The users with one hair colour.
     pub const COUNT_USERS_BY_HAIR_COLOR: &str = "SELECT COUNT(*) FROM users WHERE hair_color = ?";
+    /// The newest posts of the users with one hair colour (`feed_in_subquery`).
+    pub const SELECT_FEED: &str = "SELECT id, user_id, title, body FROM posts \
+        WHERE user_id IN (SELECT id FROM users WHERE hair_color = ?) ORDER BY id DESC LIMIT ?";
+    /// The newest posts with their authors (`join`).
+    pub const SELECT_POSTS_WITH_USERS: &str = "SELECT posts.id, posts.user_id, posts.title, \
+        posts.body, users.id, users.name, users.hair_color FROM posts \
+        JOIN users ON users.id = posts.user_id ORDER BY posts.id DESC LIMIT ?";
     /// Empties the users table.
     pub const DELETE_USERS: &str = "DELETE FROM users";
 

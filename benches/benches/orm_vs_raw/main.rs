@@ -16,6 +16,7 @@
 //! implements (`sqlite.rs`, `mysql.rs`), and the criterion groups, which time both sides and
 //! first check that they return the same result.
 
+mod feeds;
 mod mysql;
 mod sqlite;
 
@@ -51,6 +52,10 @@ trait Raw {
     async fn update_user(&self, user: &User) -> u64;
     /// How many users have this hair colour.
     async fn count_users_with_hair_color(&self, color: &str) -> u64;
+    /// The newest `limit` posts of the users with this hair colour, in one statement.
+    async fn feed(&self, color: &str, limit: i64) -> Vec<Post>;
+    /// The newest `limit` posts, each with its author, in one statement.
+    async fn posts_with_users(&self, limit: i64) -> Vec<(Post, User)>;
     /// Makes the raw side's database hold these rows (stored through mini-orm, with their ids),
     /// unless it is mini-orm's database.
     async fn mirror(&self, users: &[User], posts: &[Post], comments: &[Comment]);
@@ -134,6 +139,7 @@ fn bench_backend<B: Backend>(c: &mut Criterion, rt: &Runtime, backend: &B) {
     insert(c, rt, backend);
     associations(c, rt, backend);
     single_rows(c, rt, backend);
+    feeds::feeds(c, rt, backend);
 }
 
 fn trivial_query<B: Backend>(c: &mut Criterion, rt: &Runtime, backend: &B) {

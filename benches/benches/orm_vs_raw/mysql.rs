@@ -238,5 +238,36 @@ impl Raw for RawMySql {
     }
 
     /// Nothing to do: the raw side reads mini-orm's tables.
+    async fn feed(&self, color: &str, limit: i64) -> Vec<Post> {
+        let mut conn = self.conn().await;
+        conn.exec_map(raw_sql::SELECT_FEED, (color, limit), post)
+            .await
+            .unwrap()
+    }
+
+    async fn posts_with_users(&self, limit: i64) -> Vec<(Post, User)> {
+        let mut conn = self.conn().await;
+        let rows: Vec<mysql_async::Row> = conn
+            .exec(raw_sql::SELECT_POSTS_WITH_USERS, (limit,))
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|mut row| {
+                let post = Post {
+                    id: row.take(0).unwrap(),
+                    user_id: row.take(1).unwrap(),
+                    title: row.take(2).unwrap(),
+                    body: row.take(3).unwrap(),
+                };
+                let user = User {
+                    id: row.take(4).unwrap(),
+                    name: row.take(5).unwrap(),
+                    hair_color: row.take(6).unwrap(),
+                };
+                (post, user)
+            })
+            .collect()
+    }
+
     async fn mirror(&self, _users: &[User], _posts: &[Post], _comments: &[Comment]) {}
 }

@@ -149,6 +149,33 @@ impl Raw for RawSqlite {
         count as u64
     }
 
+    async fn feed(&self, color: &str, limit: i64) -> Vec<Post> {
+        let mut stmt = self.conn.prepare_cached(raw_sql::SELECT_FEED).unwrap();
+        stmt.query_map(params![color, limit], post)
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    async fn posts_with_users(&self, limit: i64) -> Vec<(Post, User)> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(raw_sql::SELECT_POSTS_WITH_USERS)
+            .unwrap();
+        stmt.query_map([limit], |row| {
+            let post = post(row)?;
+            let user = User {
+                id: row.get(4)?,
+                name: row.get(5)?,
+                hair_color: row.get(6)?,
+            };
+            Ok((post, user))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
     async fn mirror(&self, users: &[User], posts: &[Post], comments: &[Comment]) {
         let conn = &self.conn;
         conn.execute_batch("BEGIN").unwrap();
