@@ -2,57 +2,8 @@
 //! recorded in the table `mini_orm_migrations`, and the check that a table still matches its
 //! model ([`Db::check_schema`]).
 //!
-//! ```
-//! use mini_orm::{Db, Migration, Migrations, Model, Step};
-//!
-//! #[derive(Model)]
-//! struct Notice {
-//!     #[field(primary_key)]
-//!     id: i64,
-//!     #[field(index)]
-//!     user_id: i64,
-//!     #[field(default = false)]
-//!     read: bool,
-//! }
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> mini_orm::Result<()> {
-//! let db = Db::connect("sqlite::memory:").await?;
-//! let migrations = Migrations::new(vec![
-//!     Migration { version: 1, name: "notices", steps: vec![Step::CreateTable(Notice::TABLE)] },
-//!     Migration {
-//!         version: 2,
-//!         name: "notices can be read",
-//!         steps: vec![
-//!             Step::AddColumn { table: Notice::TABLE, column: "read" },
-//!             Step::AddIndex { table: Notice::TABLE, columns: &["user_id"] },
-//!         ],
-//!     },
-//! ])
-//! .check::<Notice>();
-//! let report = migrations.run(&db).await?; // at start, before serving
-//! assert_eq!(report.applied, [1, 2]);
-//! assert!(migrations.run(&db).await?.applied.is_empty()); // each version runs once
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! **Steps take the model's own definitions.** [`Step::CreateTable`] creates the table as the
-//! model describes it *today*, so on a fresh database a later [`Step::AddColumn`] or
-//! [`Step::AddIndex`] finds its column or index already there: such a step is skipped (the
-//! live table is read first), which makes the crate's steps safe to run on a new database and
-//! on an old one alike. [`Step::Raw`] is for anything else, one statement per backend.
-//!
-//! **Exactly once, even with two processes starting together.** On SQLite each migration runs
-//! in a transaction of its own, which takes the file's write lock at its start
-//! (`BEGIN IMMEDIATE`) and checks that the version is still unrecorded before applying it:
-//! the migration's steps and its record commit together, or not at all. MySQL's DDL is not
-//! transactional (each statement commits), so there a run takes a named lock for the database
-//! first (`GET_LOCK`, on a connection held out of the pool until `RELEASE_LOCK`; the server
-//! releases it if that connection dies), reads the recorded versions under it, and records
-//! each version right after its steps complete. A MySQL migration that fails half-way keeps
-//! the steps it did and is not recorded; the crate's own steps are skipped when already done,
-//! so running again finishes it, but a [`Step::Raw`] must be written to be run again.
+//! The crate exports [`Migrations`] (whose documentation explains the guarantees),
+//! [`Migration`], [`Step`], [`Report`] and [`HISTORY_TABLE`].
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -160,8 +111,59 @@ pub struct Report {
     pub already_applied: Vec<u32>,
 }
 
-/// An ordered list of [`Migration`]s and the models to check after them; see the
-/// [module documentation](self).
+/// An ordered list of [`Migration`]s and the models to check after them.
+///
+/// ```
+/// use mini_orm::{Db, Migration, Migrations, Model, Step};
+///
+/// #[derive(Model)]
+/// struct Notice {
+///     #[field(primary_key)]
+///     id: i64,
+///     #[field(index)]
+///     user_id: i64,
+///     #[field(default = false)]
+///     read: bool,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> mini_orm::Result<()> {
+/// let db = Db::connect("sqlite::memory:").await?;
+/// let migrations = Migrations::new(vec![
+///     Migration { version: 1, name: "notices", steps: vec![Step::CreateTable(Notice::TABLE)] },
+///     Migration {
+///         version: 2,
+///         name: "notices can be read",
+///         steps: vec![
+///             Step::AddColumn { table: Notice::TABLE, column: "read" },
+///             Step::AddIndex { table: Notice::TABLE, columns: &["user_id"] },
+///         ],
+///     },
+/// ])
+/// .check::<Notice>();
+/// let report = migrations.run(&db).await?; // at start, before serving
+/// assert_eq!(report.applied, [1, 2]);
+/// assert!(migrations.run(&db).await?.applied.is_empty()); // each version runs once
+/// # Ok(())
+/// # }
+/// ```
+///
+/// **Steps take the model's own definitions.** [`Step::CreateTable`] creates the table as the
+/// model describes it *today*, so on a fresh database a later [`Step::AddColumn`] or
+/// [`Step::AddIndex`] finds its column or index already there: such a step is skipped (the
+/// live table is read first), which makes the crate's steps safe to run on a new database and
+/// on an old one alike. [`Step::Raw`] is for anything else, one statement per backend.
+///
+/// **Exactly once, even with two processes starting together.** On SQLite each migration runs
+/// in a transaction of its own, which takes the file's write lock at its start
+/// (`BEGIN IMMEDIATE`) and checks that the version is still unrecorded before applying it:
+/// the migration's steps and its record commit together, or not at all. MySQL's DDL is not
+/// transactional (each statement commits), so there a run takes a named lock for the database
+/// first (`GET_LOCK`, on a connection held out of the pool until `RELEASE_LOCK`; the server
+/// releases it if that connection dies), reads the recorded versions under it, and records
+/// each version right after its steps complete. A MySQL migration that fails half-way keeps
+/// the steps it did and is not recorded; the crate's own steps are skipped when already done,
+/// so running again finishes it, but a [`Step::Raw`] must be written to be run again.
 #[derive(Debug)]
 pub struct Migrations {
     list: Vec<Migration>,
