@@ -62,6 +62,23 @@ pub enum Error {
     #[error("invalid query: {0}")]
     InvalidQuery(&'static str),
 
+    /// A table disagrees with the model that maps to it (found by
+    /// [`Db::check_schema`](crate::Db::check_schema) or [`Migrations::run`](crate::Migrations::run)
+    /// before any query could fail on it).
+    #[error("table `{table}` does not match its model: {}", problems.join("; "))]
+    SchemaMismatch {
+        /// The table.
+        table: String,
+        /// One sentence per problem, each naming its column: missing, of another kind of value
+        /// (integer, float, text, bytes), or nullable where the model is not (or the reverse).
+        problems: Vec<String>,
+    },
+
+    /// A list of migrations that cannot be run as given (versions not strictly increasing, a
+    /// step naming a column or an index its table does not declare, ...); nothing was run.
+    #[error("invalid migrations: {0}")]
+    InvalidMigration(String),
+
     /// The connection string is not one this crate understands.
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),

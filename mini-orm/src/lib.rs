@@ -48,7 +48,8 @@
 //! on rows, for every [`Table`]), [`Column`] and [`Filter`]
 //! (typed conditions), [`Select`] (the query builder: `all`, `first`, `count`, `update`,
 //! `delete`), [`Db`], [`Transaction`] and [`Executor`] (where statements run), [`raw`] (hand-written
-//! SQL), [`Error`] (portable errors), and [`schema`] (DDL from the model).
+//! SQL), [`Migrations`] (versioned schema changes, and [`Db::check_schema`]), [`Error`]
+//! (portable errors), and [`schema`] (DDL from the model).
 //!
 //! ## Layers
 //!
@@ -56,7 +57,7 @@
 //!
 //! ```text
 //! testing                       helpers for tests, the statement log (feature `testing`)
-//! model, query, raw             the API: Model's operations, Select, hand-written SQL
+//! model, query, raw, migrate    the API: Model's operations, Select, hand-written SQL, migrations
 //! exec                          Db, Transaction, Executor: where a statement runs
 //! backend                       the SQLite and MySQL drivers (Done: what a statement did)
 //! sql                           SQL text: dialects, statements, cached fragments, schema DDL
@@ -68,6 +69,7 @@ mod backend;
 mod column;
 mod error;
 mod exec;
+mod migrate;
 mod model;
 mod query;
 mod raw;
@@ -80,6 +82,7 @@ mod value;
 pub use column::{Assignment, Column, Filter, Order, Subquery, escape_like};
 pub use error::{BoxError, DecodeError, Error, Result};
 pub use exec::{Db, Executor, Transaction};
+pub use migrate::{HISTORY_TABLE, Migration, Migrations, Report, Step};
 pub use mini_orm_derive::Model;
 pub use model::Model;
 pub use query::{Join, Select, exists, not_exists};

@@ -4,11 +4,15 @@
 //! comparisons and `LIKE` are exact, as on SQLite), with `BIGINT AUTO_INCREMENT` keys and indexes
 //! declared inside the table. SQLite tables are `STRICT`, with `INTEGER PRIMARY KEY
 //! AUTOINCREMENT` keys (never reused, as on MySQL) and separate `CREATE INDEX IF NOT EXISTS`.
+//!
+//! For migrations: [`add_column`] and [`create_index`] (the same column and index definitions as
+//! [`create_table`]), the queries that read a live table ([`live_columns`], [`index_exists`]),
+//! and [`mismatches`], which compares a table's live columns with its [`TableDef`].
 
 use std::fmt::Write;
 
 use crate::sql::Backend;
-use crate::table::{ColumnDef, DefaultValue, TableDef};
+use crate::table::{ColumnDef, DefaultValue, IndexDef, TableDef};
 use crate::value::SqlType;
 
 /// The statements that create `table` and its indexes when missing.
@@ -40,13 +44,7 @@ pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
         }
         Backend::Sqlite => {
             for index in table.indexes {
-                let unique = if index.unique { "UNIQUE " } else { "" };
-                statements.push(format!(
-                    "CREATE {unique}INDEX IF NOT EXISTS {} ON {} ({})",
-                    backend.quoted(&index.name(table.name)),
-                    backend.quoted(table.name),
-                    column_names(backend, index.columns)
-                ));
+                statements.push(create_index(backend, table, index));
             }
         }
     }
@@ -64,6 +62,161 @@ pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
 /// The statement that drops `table` when present.
 pub fn drop_table(backend: Backend, table: &TableDef) -> String {
     format!("DROP TABLE IF EXISTS {}", backend.quoted(table.name))
+}
+
+/// The statement that adds `column` (a non-key column of `table`) to the live table, with the
+/// definition [`create_table`] gives it: rows already there get its default (or `NULL`).
+pub fn add_column(backend: Backend, table: &TableDef, column: &ColumnDef) -> String {
+    format!(
+        "ALTER TABLE {} ADD COLUMN {}",
+        backend.quoted(table.name),
+        column_definition(backend, table, column, false)
+    )
+}
+
+/// The statement that creates `index` on `table`, named by [`IndexDef::name`]: with
+/// `IF NOT EXISTS` on SQLite; MySQL has no such clause (MariaDB does), so ask [`index_exists`]
+/// first there.
+pub fn create_index(backend: Backend, table: &TableDef, index: &IndexDef) -> String {
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    let if_not_exists = match backend {
+        Backend::Sqlite => "IF NOT EXISTS ",
+        Backend::MySql => "",
+    };
+    format!(
+        "CREATE {unique}INDEX {if_not_exists}{} ON {} ({})",
+        backend.quoted(&index.name(table.name)),
+        backend.quoted(table.name),
+        column_names(backend, index.columns)
+    )
+}
+
+/// The query for a live table's columns, given the table name as its one parameter: rows of
+/// (name, declared type, 1 when `NULL` is allowed). Empty when the table does not exist.
+pub fn live_columns(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT name, type, CASE WHEN \"notnull\" = 0 AND pk = 0 THEN 1 ELSE 0 END \
+             FROM pragma_table_info(?) ORDER BY cid"
+        }
+        Backend::MySql => {
+            "SELECT COLUMN_NAME, DATA_TYPE, CASE WHEN IS_NULLABLE = 'YES' THEN 1 ELSE 0 END \
+             FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION"
+        }
+    }
+}
+
+/// The query counting the indexes named by its first parameter (a name from
+/// [`IndexDef::name`]) on the table named by its second.
+pub fn index_exists(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ? AND tbl_name = ?"
+        }
+        Backend::MySql => {
+            "SELECT COUNT(*) FROM information_schema.STATISTICS \
+             WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME = ? AND TABLE_NAME = ?"
+        }
+    }
+}
+
+/// One column of a live table, as [`live_columns`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveColumn {
+    /// The column name.
+    pub name: String,
+    /// The type as the database reports it (`INTEGER`, `varchar`, `longtext`, ...).
+    pub declared_type: String,
+    /// Whether `NULL` is allowed (always false for the primary key).
+    pub nullable: bool,
+}
+
+/// How `table` disagrees with `live`, the columns the database has for it: one sentence per
+/// problem (a missing table, a missing column, a column whose kind of value (integer, float,
+/// text, bytes) or nullability differs). Columns the model does not know are not problems.
+pub fn mismatches(table: &TableDef, live: &[LiveColumn]) -> Vec<String> {
+    if live.is_empty() {
+        return vec![format!("table `{}` does not exist", table.name)];
+    }
+    let mut problems = Vec::new();
+    for (i, column) in table.columns.iter().enumerate() {
+        let Some(found) = live
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(column.name))
+        else {
+            problems.push(format!("column `{}` is missing", column.name));
+            continue;
+        };
+        let expected = Kind::of(column.sql_type);
+        match Kind::of_declared(&found.declared_type) {
+            Some(kind) if kind == expected => {}
+            _ => problems.push(format!(
+                "column `{}` is {} in the database but {} in the model",
+                column.name,
+                found.declared_type,
+                expected.name()
+            )),
+        }
+        if i != table.primary_key && found.nullable != column.nullable {
+            let says = |nullable| if nullable { "nullable" } else { "NOT NULL" };
+            problems.push(format!(
+                "column `{}` is {} in the database but {} in the model",
+                column.name,
+                says(found.nullable),
+                says(column.nullable)
+            ));
+        }
+    }
+    problems
+}
+
+/// The kind of value a column holds, as far as both backends' types tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Integer,
+    Float,
+    Text,
+    Bytes,
+}
+
+impl Kind {
+    fn of(sql_type: SqlType) -> Kind {
+        match sql_type {
+            SqlType::BigInt | SqlType::Int | SqlType::Bool => Kind::Integer,
+            SqlType::Double => Kind::Float,
+            SqlType::Text => Kind::Text,
+            SqlType::Blob => Kind::Bytes,
+        }
+    }
+
+    /// From a declared type, by SQLite's affinity rules (which MySQL's type names fit too).
+    fn of_declared(declared: &str) -> Option<Kind> {
+        let t = declared.to_ascii_lowercase();
+        if t.contains("int") {
+            Some(Kind::Integer)
+        } else if t.contains("char") || t.contains("text") || t.contains("clob") {
+            Some(Kind::Text)
+        } else if t.contains("blob") || t.contains("binary") {
+            Some(Kind::Bytes)
+        } else if ["real", "floa", "doub", "decimal", "numeric"]
+            .iter()
+            .any(|f| t.contains(f))
+        {
+            Some(Kind::Float)
+        } else {
+            None
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Integer => "an integer",
+            Kind::Float => "a float",
+            Kind::Text => "text",
+            Kind::Bytes => "bytes",
+        }
+    }
 }
 
 fn column_names(backend: Backend, columns: &[&str]) -> String {
