@@ -185,7 +185,7 @@ async fn timed(c: &mut Client, what: &str, request: Value) -> Value {
     let started = Instant::now();
     c.send(&request).await;
     loop {
-        // `recv` gives up after 10 s, or at once on a closed connection.
+        // `recv` gives up after `RESPONSE_LIMIT`, or at once on a closed connection.
         let waiting = Instant::now();
         if let Some(answer) = c.recv().await {
             println!("{what}: {answer} after {:?}", started.elapsed());
