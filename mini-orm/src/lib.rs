@@ -48,7 +48,8 @@
 //! on rows, for every [`Table`]), [`Column`] and [`Filter`]
 //! (typed conditions), [`Select`] (the query builder: `all`, `first`, `count`, `update`,
 //! `delete`), [`Db`], [`Transaction`] and [`Executor`] (where statements run), [`raw`] (hand-written
-//! SQL), [`Error`] (portable errors), and [`schema`] (DDL from the model).
+//! SQL), [`Search`] (full-text search over `#[field(searchable)]` fields, the same on both
+//! backends, Chinese included), [`Error`] (portable errors), and [`schema`] (DDL from the model).
 //!
 //! ## Layers
 //!
@@ -56,10 +57,11 @@
 //!
 //! ```text
 //! testing                       helpers for tests, the statement log (feature `testing`)
-//! model, query, raw             the API: Model's operations, Select, hand-written SQL
+//! model, query, raw, search     the API: Model's operations, Select, hand-written SQL, Search
 //! exec                          Db, Transaction, Executor: where a statement runs
 //! backend                       the SQLite and MySQL drivers (Done: what a statement did)
-//! sql                           SQL text: dialects, statements, cached fragments, schema DDL
+//! sql                           SQL text: dialects, statements, cached fragments, schema DDL,
+//!                               the search terms (tokenizer, term table, ranking query)
 //! table                         TableDef, ColumnDef, IndexDef, the Table trait, Row, FromRow
 //! error, value, column          errors, values and field types, typed columns and filters
 //! ```
@@ -71,6 +73,7 @@ mod exec;
 mod model;
 mod query;
 mod raw;
+mod search;
 mod sql;
 mod table;
 #[cfg(feature = "testing")]
@@ -84,7 +87,10 @@ pub use mini_orm_derive::Model;
 pub use model::Model;
 pub use query::Select;
 pub use raw::{RawQuery, raw};
+pub use search::{Search, search};
 pub use sql::{Backend, schema};
+#[doc(hidden)]
+pub use table::SearchText;
 pub use table::row::{FromRow, Row};
 pub use table::{ColumnDef, DefaultValue, IndexDef, Table, TableDef};
 pub use value::{FieldType, NotNull, Numeric, SqlType, Textual, Value, ValueRef};

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["sql"],
     &["backend"],
     &["exec"],
-    &["model", "query", "raw"],
+    &["model", "query", "raw", "search"],
     &["testing"],
 ];
 
