@@ -14,10 +14,10 @@ const PRIMARY_KEY: &str = "primary_key";
 const MAX_LEN: &str = "max_len";
 const DEFAULT: &str = "default";
 const COLUMN: &str = "column";
+const SEARCHABLE: &str = "searchable";
 
 const MODEL_KEYS: &str = "`table = \"name\"`, `index(field, ...)`, `unique(field, ...)`";
-const FIELD_KEYS: &str =
-    "`primary_key`, `unique`, `index`, `max_len = N`, `default = literal`, `column = \"name\"`";
+const FIELD_KEYS: &str = "`primary_key`, `unique`, `index`, `max_len = N`, `default = literal`, `column = \"name\"`, `searchable`";
 
 /// Collects several errors so that one compilation reports them all.
 #[derive(Default)]
@@ -58,6 +58,8 @@ pub struct FieldAttrs {
     pub max_len: Option<u32>,
     pub default: Option<DefaultLit>,
     pub column: Option<LitStr>,
+    /// `searchable`: the field's text goes into the search index.
+    pub searchable: Option<Span>,
 }
 
 /// A column default: a literal, possibly negated.
@@ -152,6 +154,8 @@ pub fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
             } else if meta.path.is_ident(COLUMN) {
                 let name = non_empty(meta.value()?.parse()?, "column name")?;
                 set_once(&mut parsed.column, name, &meta, COLUMN)
+            } else if meta.path.is_ident(SEARCHABLE) {
+                set_once(&mut parsed.searchable, span, &meta, SEARCHABLE)
             } else {
                 Err(meta.error(format!(
                     "unknown field attribute; expected one of {FIELD_KEYS}"

@@ -37,6 +37,17 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             quote_spanned!(ty.span()=> <#ty as ::mini_orm::FieldType>::to_value(&self.#name))
         });
 
+    let searchable = model.fields.iter().filter(|f| f.attrs.searchable.is_some());
+    let searchable_columns = searchable.clone().map(|f| &f.column);
+    let search_texts = searchable.map(|f| {
+        let (name, ty) = (f.ident, f.ty);
+        quote_spanned!(ty.span()=>
+            if let ::core::option::Option::Some(text) = <#ty as ::mini_orm::SearchText>::search_text(&self.#name) {
+                out.push(text);
+            }
+        )
+    });
+
     Ok(quote! {
         #[automatically_derived]
         impl #ident {
@@ -71,6 +82,12 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
 
             fn push_values<'a>(&'a self, out: &mut ::std::vec::Vec<::mini_orm::Value<'a>>) {
                 #(out.push(#values);)*
+            }
+
+            const SEARCHABLE: &'static [&'static str] = &[#(#searchable_columns),*];
+
+            fn push_search_texts<'a>(&'a self, out: &mut ::std::vec::Vec<&'a str>) {
+                #(#search_texts)*
             }
         }
     })

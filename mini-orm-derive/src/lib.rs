@@ -22,7 +22,8 @@ use syn::{DeriveInput, parse_macro_input};
 ///   `#[model(index(a, b))]`, `#[model(unique(a, b))]`;
 /// - on a field: `#[field(primary_key)]` (exactly one, an `i64`), `#[field(unique)]`,
 ///   `#[field(index)]`, `#[field(max_len = 32)]`, `#[field(default = 0)]`,
-///   `#[field(column = "name")]` (default: the field name).
+///   `#[field(column = "name")]` (default: the field name), `#[field(searchable)]` (a `String` or
+///   `Option<String>` whose words `Model::search` finds).
 #[proc_macro_derive(Model, attributes(model, field))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

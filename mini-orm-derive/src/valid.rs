@@ -9,6 +9,7 @@ pub fn check(model: &Model<'_>, errors: &mut Errors) {
     primary_key(model, errors);
     index_fields(model, errors);
     distinct_columns(model, errors);
+    searchable_fields(model, errors);
 }
 
 fn primary_key(model: &Model<'_>, errors: &mut Errors) {
@@ -60,6 +61,45 @@ fn primary_key(model: &Model<'_>, errors: &mut Errors) {
 
 fn is_i64(ty: &Type) -> bool {
     matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.is_ident("i64"))
+}
+
+/// `searchable` only on text: a `String` or an `Option<String>` (the search index holds words
+/// and character pairs, not numbers or bytes).
+fn searchable_fields(model: &Model<'_>, errors: &mut Errors) {
+    for field in &model.fields {
+        if let Some(span) = field.attrs.searchable
+            && !is_text(field.ty)
+        {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`searchable` needs a text field (`String` or `Option<String>`), but `{}` is `{}`: the search index holds words, not other values",
+                    field.ident,
+                    quote::ToTokens::to_token_stream(field.ty).to_string().replace(' ', "")
+                ),
+            ));
+        }
+    }
+}
+
+/// `String` or `Option<String>` (also written with a path, `std::string::String`).
+fn is_text(ty: &Type) -> bool {
+    let is_string =
+        |ty: &Type| last_segment(ty).is_some_and(|s| s.ident == "String" && s.arguments.is_none());
+    is_string(ty)
+        || last_segment(ty).is_some_and(|s| {
+            s.ident == "Option"
+                && matches!(&s.arguments, syn::PathArguments::AngleBracketed(args)
+                    if args.args.len() == 1
+                        && matches!(&args.args[0], syn::GenericArgument::Type(inner) if is_string(inner)))
+        })
+}
+
+fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
+    match ty {
+        Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
+        _ => None,
+    }
 }
 
 fn index_fields(model: &Model<'_>, errors: &mut Errors) {

@@ -10,7 +10,7 @@ use crate::backend::Done;
 use crate::backend::mysql::{MySqlDb, MySqlTx};
 use crate::backend::sqlite::{SqliteDb, SqliteTx};
 use crate::error::{Error, Result};
-use crate::sql::{Backend, Statement, schema};
+use crate::sql::{Backend, Statement, schema, search};
 use crate::table::Table;
 use crate::table::row::FromRow;
 
@@ -88,18 +88,35 @@ impl Db {
         Ok(Transaction { inner })
     }
 
-    /// Creates `M`'s table and its indexes if they do not exist yet (idempotent).
+    /// Creates `M`'s table and its indexes if they do not exist yet (idempotent), and, when `M`
+    /// has searchable fields, the term table of full-text search that all models share
+    /// (`mini_orm_terms`).
     pub async fn create_table<M: Table>(&self) -> Result<()> {
-        for sql in schema::create_table(self.backend(), M::DEF) {
-            execute(self, Statement::text(sql, Vec::new())).await?;
+        let mut statements = schema::create_table(self.backend(), M::DEF);
+        if !M::SEARCHABLE.is_empty() {
+            statements.extend(search::create_terms_table(self.backend()));
         }
+        self.run_ddl(statements).await
+    }
+
+    /// Drops `M`'s table if it exists, and, when `M` has searchable fields, removes its rows'
+    /// terms from the term table (first, so that a row of a table created again under the same
+    /// name never shows up for an old row's words).
+    pub async fn drop_table<M: Table>(&self) -> Result<()> {
+        if !M::SEARCHABLE.is_empty() {
+            self.run_ddl(search::create_terms_table(self.backend()))
+                .await?;
+            execute(self, search::delete_table_terms(self.backend(), M::DEF)).await?;
+        }
+        let sql = schema::drop_table(self.backend(), M::DEF);
+        execute(self, Statement::text(sql, Vec::new())).await?;
         Ok(())
     }
 
-    /// Drops `M`'s table if it exists.
-    pub async fn drop_table<M: Table>(&self) -> Result<()> {
-        let sql = schema::drop_table(self.backend(), M::DEF);
-        execute(self, Statement::text(sql, Vec::new())).await?;
+    async fn run_ddl(&self, statements: Vec<String>) -> Result<()> {
+        for sql in statements {
+            execute(self, Statement::text(sql, Vec::new())).await?;
+        }
         Ok(())
     }
 
@@ -150,7 +167,7 @@ impl std::fmt::Debug for Transaction {
 }
 
 impl Transaction {
-    fn backend(&self) -> Backend {
+    pub(crate) fn backend(&self) -> Backend {
         match self.inner {
             TxInner::Sqlite(_) => Backend::Sqlite,
             TxInner::MySql(_) => Backend::MySql,

@@ -48,8 +48,9 @@
 //! on rows, for every [`Table`]), [`Column`] and [`Filter`]
 //! (typed conditions), [`Select`] (the query builder: `all`, `first`, `count`, `update`,
 //! `delete`), [`Db`], [`Transaction`] and [`Executor`] (where statements run), [`raw`] (hand-written
-//! SQL), [`Migrations`] (versioned schema changes, and [`Db::check_schema`]), [`Error`]
-//! (portable errors), and [`schema`] (DDL from the model).
+//! SQL), [`Migrations`] (versioned schema changes, and [`Db::check_schema`]), [`Search`]
+//! (full-text search over `#[field(searchable)]` fields, the same on both backends, Chinese
+//! included), [`Error`] (portable errors), and [`schema`] (DDL from the model).
 //!
 //! ## Layers
 //!
@@ -57,10 +58,12 @@
 //!
 //! ```text
 //! testing                       helpers for tests, the statement log (feature `testing`)
-//! model, query, raw, migrate    the API: Model's operations, Select, hand-written SQL, migrations
+//! model, query, raw,            the API: Model's operations, Select, hand-written SQL,
+//!   migrate, search             migrations, Search
 //! exec                          Db, Transaction, Executor: where a statement runs
 //! backend                       the SQLite and MySQL drivers (Done: what a statement did)
-//! sql                           SQL text: dialects, statements, cached fragments, schema DDL
+//! sql                           SQL text: dialects, statements, cached fragments, schema DDL,
+//!                               the search terms (tokenizer, term table, ranking query)
 //! table                         TableDef, ColumnDef, IndexDef, the Table trait, Row, FromRow
 //! error, value, column          errors, values and field types, typed columns and filters
 //! ```
@@ -73,6 +76,7 @@ mod migrate;
 mod model;
 mod query;
 mod raw;
+mod search;
 mod sql;
 mod table;
 #[cfg(feature = "testing")]
@@ -87,7 +91,10 @@ pub use mini_orm_derive::Model;
 pub use model::Model;
 pub use query::{Join, Select, exists, not_exists};
 pub use raw::{RawQuery, raw};
+pub use search::{Search, search};
 pub use sql::{Backend, schema};
+#[doc(hidden)]
+pub use table::SearchText;
 pub use table::row::{FromRow, Row};
 pub use table::{ColumnDef, DefaultValue, IndexDef, Table, TableDef};
 pub use value::{FieldType, NotNull, Numeric, SqlType, Textual, Value, ValueRef};

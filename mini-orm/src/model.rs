@@ -1,11 +1,15 @@
 //! [`Model`]: the operations on one row (get, find, save, update, delete), and
-//! [`Model::query`] for many.
+//! [`Model::query`] and [`Model::search`] for many.
+//!
+//! A model with `#[field(searchable)]` fields keeps its rows' terms in the search index: each
+//! write of a row runs with the write of its terms in one transaction ([`RowWrite`]).
 
 use std::future::Future;
 
 use crate::error::{Error, Result};
-use crate::exec::{self, Executor};
+use crate::exec::{self, Executor, Target, Transaction};
 use crate::query::Select;
+use crate::search::{self, Search};
 use crate::sql::dml;
 use crate::table::{Table, TableDef};
 
@@ -42,18 +46,21 @@ pub trait Model: Table {
         }
     }
 
+    /// The rows whose searchable fields have the words of `query`, best first (see [`Search`]):
+    /// `Post::search("lake sunset").limit(10).offset(20).all(&db)`. The words and CJK character
+    /// pairs of `query` are matched whole and without regard to case.
+    ///
+    /// A model without `#[field(searchable)]` fields has nothing to search: calling this for one
+    /// fails to build.
+    fn search(query: &str) -> Search<Self> {
+        search::search(query)
+    }
+
     /// Inserts this row (`INSERT`) and sets its primary key to the one the database generated.
-    /// The primary key's current value is not written.
+    /// The primary key's current value is not written. A model with searchable fields adds the
+    /// row's terms to the search index in the same transaction.
     fn save(&mut self, exec: impl Executor) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            let stmt = dml::insert(exec.backend(), Self::TABLE, self.values())?;
-            let done = exec::execute(exec, stmt).await?;
-            let id = done.last_insert_id.ok_or_else(|| {
-                Error::Database("the database reported no generated primary key".into())
-            })?;
-            self.set_primary_key(id);
-            Ok(())
-        }
+        async move { RowWrite::Insert(self).run(exec).await.map(drop) }
     }
 
     /// Inserts this row unless that would break a unique constraint (an equal row is there
@@ -62,22 +69,15 @@ pub trait Model: Table {
     /// one gets `true`. `INSERT … ON CONFLICT DO NOTHING` on SQLite, `INSERT IGNORE …` on MySQL
     /// (which also skips, rather than fails, a row that breaks another constraint MySQL checks
     /// with `IGNORE`, such as a foreign key; values too long for their column are refused before
-    /// anything is sent, as by [`Model::save`]).
+    /// anything is sent, as by [`Model::save`]). A model with searchable fields indexes the row
+    /// in the same transaction when it was written.
     fn insert_if_absent(
         &mut self,
         exec: impl Executor,
     ) -> impl Future<Output = Result<bool>> + Send {
         async move {
-            let stmt = dml::insert_if_absent(exec.backend(), Self::TABLE, self.values())?;
-            let done = exec::execute(exec, stmt).await?;
-            if done.rows_matched == 0 {
-                return Ok(false);
-            }
-            let id = done.last_insert_id.ok_or_else(|| {
-                Error::Database("the database reported no generated primary key".into())
-            })?;
-            self.set_primary_key(id);
-            Ok(true)
+            let written = RowWrite::InsertIfAbsent(self).run(exec).await?;
+            Ok(written == 1)
         }
     }
 
@@ -88,6 +88,9 @@ pub trait Model: Table {
     /// All or nothing: every value is checked before anything is sent, and when the rows need
     /// more than one statement (over 32 766 values in all) they run in one transaction, the
     /// caller's if `exec` is one.
+    ///
+    /// A model with searchable fields needs each row's generated key for its terms: its rows are
+    /// inserted one `INSERT` at a time, with their terms, in one transaction.
     ///
     /// ```
     /// # use mini_orm::{Db, Model};
@@ -107,49 +110,149 @@ pub trait Model: Table {
     /// # }
     /// ```
     fn insert_all(exec: impl Executor, rows: &[Self]) -> impl Future<Output = Result<u64>> + Send {
-        async move {
-            let statements = rows
-                .chunks(dml::rows_per_insert(Self::TABLE))
-                .map(|chunk| {
-                    let mut params = Vec::with_capacity(chunk.len() * Self::TABLE.columns.len());
-                    chunk.iter().for_each(|row| row.push_values(&mut params));
-                    dml::insert(exec.backend(), Self::TABLE, params)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            exec::execute_all(exec, statements).await
-        }
+        RowWrite::InsertAll(rows).run(exec)
     }
 
     /// Writes every column of this row (`UPDATE … WHERE <primary key> = ?`); [`Error::NotFound`]
-    /// when no row has this primary key.
+    /// when no row has this primary key. A model with searchable fields replaces the row's terms
+    /// in the search index in the same transaction.
     fn update(&self, exec: impl Executor) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            let stmt = dml::update_by_primary_key(
-                exec.backend(),
-                Self::TABLE,
-                self.values(),
-                self.primary_key(),
-            )?;
-            expect_one_row::<Self>(exec::execute(exec, stmt).await?.rows_matched)
+        async move { RowWrite::Update(self).run(exec).await.map(drop) }
+    }
+
+    /// Deletes this row; [`Error::NotFound`] when no row has this primary key. A model with
+    /// searchable fields removes the row's terms from the search index in the same transaction.
+    fn delete(&self, exec: impl Executor) -> impl Future<Output = Result<()>> + Send {
+        async move { RowWrite::Delete(self).run(exec).await.map(drop) }
+    }
+}
+
+/// A write of [`Model`]'s rows, with the upkeep of their search terms.
+enum RowWrite<'r, M> {
+    Insert(&'r mut M),
+    InsertIfAbsent(&'r mut M),
+    InsertAll(&'r [M]),
+    Update(&'r M),
+    Delete(&'r M),
+}
+
+impl<M: Model> RowWrite<'_, M> {
+    /// Runs the write; returns the rows it wrote. A model with searchable fields writes the rows
+    /// and their terms in `exec`'s transaction, or in one of its own when `exec` is a `Db`.
+    async fn run(self, mut exec: impl Executor) -> Result<u64> {
+        if M::SEARCHABLE.is_empty() {
+            return self.rows_only(exec).await;
+        }
+        match exec.target() {
+            Target::Tx(tx) => self.with_terms(tx).await,
+            Target::Db(db) => {
+                let mut tx = db.begin().await?;
+                let rows = self.with_terms(&mut tx).await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
         }
     }
 
-    /// Deletes this row; [`Error::NotFound`] when no row has this primary key.
-    fn delete(&self, exec: impl Executor) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            let stmt = dml::delete_by_primary_key(exec.backend(), Self::TABLE, self.primary_key());
-            expect_one_row::<Self>(exec::execute(exec, stmt).await?.rows_matched)
+    async fn with_terms(self, tx: &mut Transaction) -> Result<u64> {
+        match self {
+            RowWrite::Insert(row) => {
+                let id = insert_one(&*row, &mut *tx).await?;
+                row.set_primary_key(id);
+                search::index_row(tx, &*row, id).await?;
+            }
+            RowWrite::InsertIfAbsent(row) => {
+                let written = RowWrite::InsertIfAbsent(&mut *row)
+                    .rows_only(&mut *tx)
+                    .await?;
+                if written == 1 {
+                    search::index_row(tx, &*row, row.primary_key()).await?;
+                }
+                return Ok(written);
+            }
+            RowWrite::InsertAll(rows) => {
+                for row in rows {
+                    let id = insert_one(row, &mut *tx).await?;
+                    search::index_row(tx, row, id).await?;
+                }
+                return Ok(rows.len() as u64);
+            }
+            RowWrite::Update(row) => {
+                RowWrite::Update(row).rows_only(&mut *tx).await?;
+                search::index_row(tx, row, row.primary_key()).await?;
+            }
+            RowWrite::Delete(row) => {
+                RowWrite::Delete(row).rows_only(&mut *tx).await?;
+                search::unindex_row::<M>(tx, row.primary_key()).await?;
+            }
+        }
+        Ok(1)
+    }
+
+    /// The write of the rows alone.
+    async fn rows_only(self, exec: impl Executor) -> Result<u64> {
+        match self {
+            RowWrite::Insert(row) => {
+                let id = insert_one(&*row, exec).await?;
+                row.set_primary_key(id);
+                Ok(1)
+            }
+            RowWrite::InsertIfAbsent(row) => {
+                let stmt = dml::insert_if_absent(exec.backend(), M::TABLE, row.values())?;
+                let done = exec::execute(exec, stmt).await?;
+                if done.rows_matched == 0 {
+                    return Ok(0);
+                }
+                let id = done.last_insert_id.ok_or_else(no_generated_key)?;
+                row.set_primary_key(id);
+                Ok(1)
+            }
+            RowWrite::InsertAll(rows) => {
+                let statements = rows
+                    .chunks(dml::rows_per_insert(M::TABLE))
+                    .map(|chunk| {
+                        let mut params = Vec::with_capacity(chunk.len() * M::TABLE.columns.len());
+                        chunk.iter().for_each(|row| row.push_values(&mut params));
+                        dml::insert(exec.backend(), M::TABLE, params)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                exec::execute_all(exec, statements).await
+            }
+            RowWrite::Update(row) => {
+                let stmt = dml::update_by_primary_key(
+                    exec.backend(),
+                    M::TABLE,
+                    row.values(),
+                    row.primary_key(),
+                )?;
+                expect_one_row::<M>(exec::execute(exec, stmt).await?.rows_matched)
+            }
+            RowWrite::Delete(row) => {
+                let stmt = dml::delete_by_primary_key(exec.backend(), M::TABLE, row.primary_key());
+                expect_one_row::<M>(exec::execute(exec, stmt).await?.rows_matched)
+            }
         }
     }
 }
 
-fn expect_one_row<M: Model>(rows_matched: u64) -> Result<()> {
+/// Inserts `row` (`INSERT`); returns the primary key the database generated.
+async fn insert_one<M: Model>(row: &M, exec: impl Executor) -> Result<i64> {
+    let stmt = dml::insert(exec.backend(), M::TABLE, row.values())?;
+    let done = exec::execute(exec, stmt).await?;
+    done.last_insert_id.ok_or_else(no_generated_key)
+}
+
+fn no_generated_key() -> Error {
+    Error::Database("the database reported no generated primary key".into())
+}
+
+fn expect_one_row<M: Model>(rows_matched: u64) -> Result<u64> {
     if rows_matched == 0 {
         Err(Error::NotFound {
             table: M::TABLE.name,
         })
     } else {
-        Ok(())
+        Ok(rows_matched)
     }
 }
 

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["sql"],
     &["backend"],
     &["exec"],
-    &["model", "query", "raw", "migrate"],
+    &["model", "query", "raw", "migrate", "search"],
     &["testing"],
 ];
 

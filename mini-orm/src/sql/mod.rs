@@ -1,6 +1,7 @@
 //! SQL text, in the dialect of each backend: [`Backend`] and its quoting, and the [`Statement`]
 //! that a driver runs. The statements themselves come from [`dml`] (selects, inserts, updates,
-//! deletes), built on each table's cached fragments ([`cache`]), and from [`schema`] (DDL).
+//! deletes), built on each table's cached fragments ([`cache`]), from [`schema`] (DDL), and from
+//! [`search`] (the term table of full-text search and its queries).
 //!
 //! Every value travels as a bound parameter (`?` on both backends); only identifiers that the
 //! derive checked at compile time are written into the text, and always quoted.
@@ -9,6 +10,7 @@ pub(crate) mod cache;
 pub(crate) mod dml;
 pub(crate) mod join;
 pub mod schema;
+pub(crate) mod search;
 
 use std::borrow::Cow;
 

@@ -116,11 +116,40 @@ pub trait Table: FromRow + Sync + 'static {
     /// order, borrowing this row's text and bytes.
     fn push_values<'a>(&'a self, out: &mut Vec<Value<'a>>);
 
+    /// The columns marked `#[field(searchable)]`, whose words the search index holds (see
+    /// [`Model::search`](crate::Model::search)); empty for a model without any.
+    const SEARCHABLE: &'static [&'static str] = &[];
+
+    /// Appends the text of each [`Table::SEARCHABLE`] column of this row, in that order,
+    /// leaving out those that are `NULL`.
+    fn push_search_texts<'a>(&'a self, out: &mut Vec<&'a str>) {
+        let _ = out;
+    }
+
     /// The values of every column but the primary key, in [`TableDef::value_columns`] order.
     fn values(&self) -> Vec<Value<'_>> {
         let mut values = Vec::with_capacity(Self::DEF.columns.len());
         self.push_values(&mut values);
         values
+    }
+}
+
+/// The field types `#[field(searchable)]` accepts: their text, if any (used by the derive).
+#[doc(hidden)]
+pub trait SearchText {
+    /// The text to index, `None` for a `NULL`.
+    fn search_text(&self) -> Option<&str>;
+}
+
+impl SearchText for String {
+    fn search_text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl SearchText for Option<String> {
+    fn search_text(&self) -> Option<&str> {
+        self.as_deref()
     }
 }
 
