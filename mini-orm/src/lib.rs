@@ -50,7 +50,8 @@
 //! `delete`), [`Db`], [`Transaction`] and [`Executor`] (where statements run), [`raw`] (hand-written
 //! SQL), [`Migrations`] (versioned schema changes, and [`Db::check_schema`]), [`Search`]
 //! (full-text search over `#[field(searchable)]` fields, the same on both backends, Chinese
-//! included), [`Error`] (portable errors), and [`schema`] (DDL from the model).
+//! included), [`Relation`] (foreign keys from `#[field(references = Model)]`: the parents of a
+//! page of rows, or the children of a page of parents, in one query), [`Error`] (portable errors), and [`schema`] (DDL from the model).
 //!
 //! ## Layers
 //!
@@ -59,7 +60,7 @@
 //! ```text
 //! testing                       helpers for tests, the statement log (feature `testing`)
 //! model, query, raw,            the API: Model's operations, Select, hand-written SQL,
-//!   migrate, search             migrations, Search
+//!   migrate, search, relation   migrations, Search, loading related rows
 //! exec                          Db, Transaction, Executor: where a statement runs
 //! backend                       the SQLite and MySQL drivers (Done: what a statement did)
 //! sql                           SQL text: dialects, statements, cached fragments, schema DDL,
@@ -76,6 +77,7 @@ mod migrate;
 mod model;
 mod query;
 mod raw;
+mod relation;
 mod search;
 mod sql;
 mod table;
@@ -91,12 +93,13 @@ pub use mini_orm_derive::Model;
 pub use model::Model;
 pub use query::{Join, Select, exists, not_exists};
 pub use raw::{RawQuery, raw};
+pub use relation::Relation;
 pub use search::{Search, search};
 pub use sql::{Backend, schema};
 #[doc(hidden)]
 pub use table::SearchText;
 pub use table::row::{FromRow, Row};
-pub use table::{ColumnDef, DefaultValue, IndexDef, Table, TableDef};
+pub use table::{ColumnDef, DefaultValue, ForeignKey, IndexDef, OnDelete, Table, TableDef};
 pub use value::{FieldType, NotNull, Numeric, SqlType, Textual, Value, ValueRef};
 
 #[doc(hidden)]

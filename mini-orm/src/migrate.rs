@@ -29,6 +29,7 @@ static HISTORY: TableDef = TableDef {
             nullable: false,
             max_len: None,
             default: None,
+            references: None,
         },
         ColumnDef {
             name: "name",
@@ -36,6 +37,7 @@ static HISTORY: TableDef = TableDef {
             nullable: false,
             max_len: Some(255),
             default: None,
+            references: None,
         },
         ColumnDef {
             name: "applied_at",
@@ -43,6 +45,7 @@ static HISTORY: TableDef = TableDef {
             nullable: false,
             max_len: None,
             default: None,
+            references: None,
         },
     ],
     primary_key: 0,

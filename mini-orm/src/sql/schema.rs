@@ -1,5 +1,10 @@
 //! Schema from the model: `CREATE TABLE` and its indexes, in each backend's dialect.
 //!
+//! A column with `#[field(references = Model)]` gets a `FOREIGN KEY (column) REFERENCES
+//! parent (id) ON DELETE ...` line in its table, on both backends (SQLite connections turn
+//! `PRAGMA foreign_keys` on; MySQL's InnoDB enforces them), so a referenced table must be
+//! created before the tables that reference it.
+//!
 //! Both forms are idempotent. MySQL tables are InnoDB, `utf8mb4` with the binary collation (so
 //! comparisons and `LIKE` are exact, as on SQLite), with `BIGINT AUTO_INCREMENT` keys and indexes
 //! declared inside the table. SQLite tables are `STRICT`, with `INTEGER PRIMARY KEY
@@ -12,7 +17,7 @@
 use std::fmt::Write;
 
 use crate::sql::Backend;
-use crate::table::{ColumnDef, DefaultValue, IndexDef, TableDef};
+use crate::table::{ColumnDef, DefaultValue, ForeignKey, IndexDef, TableDef};
 use crate::value::SqlType;
 
 /// The statements that create `table` and its indexes when missing.
@@ -26,6 +31,11 @@ pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
         .enumerate()
         .map(|(i, column)| column_definition(backend, table, column, i == table.primary_key))
         .collect();
+    for column in table.columns {
+        if let Some(key) = &column.references {
+            lines.push(foreign_key(backend, column, key));
+        }
+    }
     let mut statements = Vec::new();
     match backend {
         Backend::MySql => {
@@ -57,6 +67,17 @@ pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
     });
     statements.insert(0, sql);
     statements
+}
+
+/// `FOREIGN KEY (column) REFERENCES parent (id) ON DELETE ...`, the same on both backends.
+fn foreign_key(backend: Backend, column: &ColumnDef, key: &ForeignKey) -> String {
+    format!(
+        "FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+        backend.quoted(column.name),
+        backend.quoted(key.table().name),
+        backend.quoted(key.column()),
+        key.on_delete.sql()
+    )
 }
 
 /// The statement that drops `table` when present.
