@@ -6,7 +6,10 @@
 #![allow(dead_code)]
 
 use mini_orm::testing::{StatementLog, TestDb};
-use mini_orm::{Error, Model, OnDelete, Result, backend_tests, raw};
+use mini_orm::{
+    Backend, Error, Migration, Migrations, Model, OnDelete, Result, Step, TableDef, backend_tests,
+    raw, schema,
+};
 
 #[derive(Model, Debug, Clone, PartialEq)]
 struct Author {
@@ -47,6 +50,26 @@ struct Category {
     id: i64,
     #[field(references = Self, on_delete = "set_null")]
     parent_id: Option<i64>,
+}
+
+/// The `post` table as the last release made it.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "post")]
+struct OldPost {
+    #[field(primary_key)]
+    id: i64,
+    text: String,
+}
+
+/// The `post` table as this release wants it: a new foreign key.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "post")]
+struct Post {
+    #[field(primary_key)]
+    id: i64,
+    text: String,
+    #[field(references = Author, on_delete = "set_null")]
+    editor_id: Option<i64>,
 }
 
 async fn tables(t: &TestDb) -> Result<()> {
@@ -108,6 +131,34 @@ fn the_column_def_says_what_it_references() {
     // Each foreign key is indexed, for `children_of` and `ON DELETE`.
     let indexed: Vec<_> = Comment::TABLE.indexes.iter().map(|i| i.columns).collect();
     assert_eq!(indexed, [&["photo_id"], &["author_id"]]);
+}
+
+#[test]
+fn each_backend_declares_the_foreign_keys_in_create_table_and_add_column() {
+    let sqlite = schema::create_table(Backend::Sqlite, Comment::TABLE);
+    assert!(
+        sqlite[0].contains(
+            "FOREIGN KEY (\"photo_id\") REFERENCES \"photo\" (\"id\") ON DELETE RESTRICT,\n  \
+             FOREIGN KEY (\"author_id\") REFERENCES \"author\" (\"id\") ON DELETE SET NULL\n)"
+        ),
+        "{sqlite:?}"
+    );
+    let mysql = schema::create_table(Backend::MySql, Photo::TABLE);
+    assert!(
+        mysql[0].contains("FOREIGN KEY (`author_id`) REFERENCES `author` (`id`) ON DELETE CASCADE"),
+        "{mysql:?}"
+    );
+    let editor = &Post::TABLE.columns[2];
+    assert_eq!(
+        schema::add_column(Backend::Sqlite, Post::TABLE, editor),
+        "ALTER TABLE \"post\" ADD COLUMN \"editor_id\" INTEGER \
+         REFERENCES \"author\" (\"id\") ON DELETE SET NULL"
+    );
+    assert_eq!(
+        schema::add_column(Backend::MySql, Post::TABLE, editor),
+        "ALTER TABLE `post` ADD COLUMN `editor_id` BIGINT, \
+         ADD FOREIGN KEY (`editor_id`) REFERENCES `author` (`id`) ON DELETE SET NULL"
+    );
 }
 
 async fn a_child_without_its_parent_is_refused(t: &TestDb) -> Result<()> {
@@ -278,6 +329,68 @@ async fn a_model_may_reference_itself(t: &TestDb) -> Result<()> {
     Ok(())
 }
 
+fn add_column(version: u32, table: &'static TableDef, column: &'static str) -> Migration {
+    Migration {
+        version,
+        name: column,
+        steps: vec![Step::AddColumn { table, column }],
+    }
+}
+
+async fn migrations_create_referencing_tables_and_add_foreign_keys(t: &TestDb) -> Result<()> {
+    let first = Migration {
+        version: 1,
+        name: "authors, photos, posts",
+        steps: vec![
+            Step::CreateTable(Author::TABLE),
+            Step::CreateTable(Photo::TABLE),
+            Step::CreateTable(OldPost::TABLE),
+        ],
+    };
+    Migrations::new(vec![first]).run(&t.db).await?;
+    expect_foreign_key_violation(photo(t, 404, "orphan").await, "photo");
+    let mut old = OldPost {
+        id: 0,
+        text: "before".to_owned(),
+    };
+    old.save(&t.db).await?;
+
+    let second = add_column(2, Post::TABLE, "editor_id");
+    let first_again = Migration {
+        version: 1,
+        name: "authors, photos, posts",
+        steps: vec![],
+    };
+    Migrations::new(vec![first_again, second])
+        .check::<Post>()
+        .run(&t.db)
+        .await?;
+    assert_eq!(Post::get(&t.db, old.id).await?.editor_id, None);
+    let mut orphan = Post {
+        id: 0,
+        text: "x".to_owned(),
+        editor_id: Some(404),
+    };
+    expect_foreign_key_violation(orphan.save(&t.db).await, "post");
+    let ann = author(t, "ann").await?;
+    let mut edited = Post {
+        id: 0,
+        text: "y".to_owned(),
+        editor_id: Some(ann.id),
+    };
+    edited.save(&t.db).await?;
+    ann.delete(&t.db).await?;
+    assert_eq!(Post::get(&t.db, edited.id).await?.editor_id, None);
+
+    // A NOT NULL foreign key cannot be added: the rows already there reference nothing.
+    let not_null = add_column(3, Photo::TABLE, "author_id");
+    match Migrations::new(vec![not_null]).run(&t.db).await {
+        Err(Error::InvalidMigration(message)) => assert!(message.contains("references `author`")),
+        other => panic!("expected an invalid migration, got {other:?}"),
+    }
+    Ok(())
+}
+
 /// The schema's foreign keys are real ones: the database lists them.
 async fn the_database_lists_the_foreign_keys(t: &TestDb) -> Result<()> {
     tables(t).await?;
@@ -305,4 +418,5 @@ backend_tests!(
     a_pages_children_load_in_one_statement,
     the_database_lists_the_foreign_keys,
     a_model_may_reference_itself,
+    migrations_create_referencing_tables_and_add_foreign_keys,
 );

@@ -72,8 +72,16 @@ pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
 /// `FOREIGN KEY (column) REFERENCES parent (id) ON DELETE ...`, the same on both backends.
 fn foreign_key(backend: Backend, column: &ColumnDef, key: &ForeignKey) -> String {
     format!(
-        "FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {}",
+        "FOREIGN KEY ({}) {}",
         backend.quoted(column.name),
+        references(backend, key)
+    )
+}
+
+/// `REFERENCES parent (id) ON DELETE ...`.
+fn references(backend: Backend, key: &ForeignKey) -> String {
+    format!(
+        "REFERENCES {} ({}) ON DELETE {}",
         backend.quoted(key.table().name),
         backend.quoted(key.column()),
         key.on_delete.sql()
@@ -86,13 +94,26 @@ pub fn drop_table(backend: Backend, table: &TableDef) -> String {
 }
 
 /// The statement that adds `column` (a non-key column of `table`) to the live table, with the
-/// definition [`create_table`] gives it: rows already there get its default (or `NULL`).
+/// definition [`create_table`] gives it: rows already there get its default (or `NULL`). A
+/// foreign key comes with its constraint: inline `REFERENCES` on SQLite (which accepts it only
+/// for a column whose default is `NULL`), a separate `ADD FOREIGN KEY` clause on MySQL.
 pub fn add_column(backend: Backend, table: &TableDef, column: &ColumnDef) -> String {
-    format!(
+    let mut sql = format!(
         "ALTER TABLE {} ADD COLUMN {}",
         backend.quoted(table.name),
         column_definition(backend, table, column, false)
-    )
+    );
+    if let Some(key) = &column.references {
+        match backend {
+            Backend::Sqlite => {
+                let _ = write!(sql, " {}", references(backend, key));
+            }
+            Backend::MySql => {
+                let _ = write!(sql, ", ADD {}", foreign_key(backend, column, key));
+            }
+        }
+    }
+    sql
 }
 
 /// The statement that creates `index` on `table`, named by [`IndexDef::name`]: with
