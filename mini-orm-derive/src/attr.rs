@@ -15,9 +15,11 @@ const MAX_LEN: &str = "max_len";
 const DEFAULT: &str = "default";
 const COLUMN: &str = "column";
 const SEARCHABLE: &str = "searchable";
+const REFERENCES: &str = "references";
+const ON_DELETE: &str = "on_delete";
 
 const MODEL_KEYS: &str = "`table = \"name\"`, `index(field, ...)`, `unique(field, ...)`";
-const FIELD_KEYS: &str = "`primary_key`, `unique`, `index`, `max_len = N`, `default = literal`, `column = \"name\"`, `searchable`";
+const FIELD_KEYS: &str = "`primary_key`, `unique`, `index`, `max_len = N`, `default = literal`, `column = \"name\"`, `searchable`, `references = Model`, `on_delete = \"cascade\" | \"restrict\" | \"set_null\"`";
 
 /// Collects several errors so that one compilation reports them all.
 #[derive(Default)]
@@ -60,6 +62,18 @@ pub struct FieldAttrs {
     pub column: Option<LitStr>,
     /// `searchable`: the field's text goes into the search index.
     pub searchable: Option<Span>,
+    /// `references = Model`: a foreign key to that model's primary key.
+    pub references: Option<syn::Path>,
+    /// `on_delete = "..."`, with the span of its value.
+    pub on_delete: Option<(OnDelete, Span)>,
+}
+
+/// The `on_delete` actions, named as in `mini_orm::OnDelete`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    Restrict,
+    Cascade,
+    SetNull,
 }
 
 /// A column default: a literal, possibly negated.
@@ -156,6 +170,23 @@ pub fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 set_once(&mut parsed.column, name, &meta, COLUMN)
             } else if meta.path.is_ident(SEARCHABLE) {
                 set_once(&mut parsed.searchable, span, &meta, SEARCHABLE)
+            } else if meta.path.is_ident(REFERENCES) {
+                let path: syn::Path = meta.value()?.parse()?;
+                set_once(&mut parsed.references, path, &meta, REFERENCES)
+            } else if meta.path.is_ident(ON_DELETE) {
+                let lit: LitStr = meta.value()?.parse()?;
+                let action = match lit.value().as_str() {
+                    "restrict" => OnDelete::Restrict,
+                    "cascade" => OnDelete::Cascade,
+                    "set_null" => OnDelete::SetNull,
+                    other => {
+                        return Err(syn::Error::new(
+                            lit.span(),
+                            format!("unknown `on_delete` action `{other}`; expected \"cascade\", \"restrict\" or \"set_null\""),
+                        ));
+                    }
+                };
+                set_once(&mut parsed.on_delete, (action, lit.span()), &meta, ON_DELETE)
             } else {
                 Err(meta.error(format!(
                     "unknown field attribute; expected one of {FIELD_KEYS}"

@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::{DeriveInput, Lit};
 
 use crate::ast::{Field, Model};
-use crate::attr::{DefaultLit, Errors};
+use crate::attr::{DefaultLit, Errors, OnDelete};
 use crate::valid;
 
 pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
@@ -19,6 +19,10 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let ident = model.ident;
     let table = &model.table;
     let constants = model.fields.iter().map(|f| column_constant(ident, f));
+    let relations = model
+        .fields
+        .iter()
+        .filter_map(|f| relation_constant(ident, f));
     let column_defs = model.fields.iter().map(column_def);
     let column_names = model.fields.iter().map(|f| &f.column);
     let indexes = index_defs(&model);
@@ -52,6 +56,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         #[automatically_derived]
         impl #ident {
             #(#constants)*
+            #(#relations)*
         }
 
         #[automatically_derived]
@@ -102,6 +107,25 @@ fn column_constant(model: &syn::Ident, field: &Field<'_>) -> TokenStream {
     }
 }
 
+/// For a `references = Parent` field: `<CONSTANT>_REF`, the [`Relation`] that loads the
+/// parents of a page of rows, or the children of a page of parents, in one query.
+fn relation_constant(model: &syn::Ident, field: &Field<'_>) -> Option<TokenStream> {
+    let parent = field.attrs.references.as_ref()?;
+    let (name, ty, column) = (field.ident, field.ty, &field.column);
+    let constant = quote::format_ident!("{}_REF", field.constant);
+    let doc = format!(
+        "The relation of the `{column}` column to the rows it references: their parents \
+         (`load`) or, from the parents' keys, their children (`children_of`), each in one query."
+    );
+    Some(quote_spanned! {parent.span()=>
+        #[doc = #doc]
+        pub const #constant: ::mini_orm::Relation<#model, #parent> = ::mini_orm::Relation::new(
+            #column,
+            |row: &#model| <#ty as ::mini_orm::FieldType>::to_value(&row.#name),
+        );
+    })
+}
+
 fn column_def(field: &Field<'_>) -> TokenStream {
     let (ty, column) = (field.ty, &field.column);
     let max_len = match field.attrs.max_len {
@@ -115,6 +139,22 @@ fn column_def(field: &Field<'_>) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let references = match &field.attrs.references {
+        Some(parent) => {
+            let on_delete = match field.attrs.on_delete.map(|(action, _)| action) {
+                None | Some(OnDelete::Restrict) => quote!(Restrict),
+                Some(OnDelete::Cascade) => quote!(Cascade),
+                Some(OnDelete::SetNull) => quote!(SetNull),
+            };
+            quote_spanned! {parent.span()=>
+                ::core::option::Option::Some(::mini_orm::ForeignKey {
+                    parent: || <#parent as ::mini_orm::Table>::DEF,
+                    on_delete: ::mini_orm::OnDelete::#on_delete,
+                })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
     quote_spanned! {ty.span()=>
         ::mini_orm::ColumnDef {
             name: #column,
@@ -122,6 +162,7 @@ fn column_def(field: &Field<'_>) -> TokenStream {
             nullable: <#ty as ::mini_orm::FieldType>::NULLABLE,
             max_len: #max_len,
             default: #default,
+            references: #references,
         }
     }
 }
@@ -157,6 +198,17 @@ fn index_defs(model: &Model<'_>) -> Vec<TokenStream> {
             defs.push(quote!(::mini_orm::IndexDef { columns: &[#column], unique: true }));
         }
         if field.attrs.index.is_some() {
+            defs.push(quote!(::mini_orm::IndexDef { columns: &[#column], unique: false }));
+        }
+        // A foreign key gets an index unless one starts with its column already: finding a
+        // parent's children (and `ON DELETE`) reads by it. MySQL would create one anyway.
+        let leads_an_index = field.attrs.unique.is_some()
+            || field.attrs.index.is_some()
+            || model
+                .indexes
+                .iter()
+                .any(|i| i.fields.first().is_some_and(|f| f == field.ident));
+        if field.attrs.references.is_some() && !leads_an_index {
             defs.push(quote!(::mini_orm::IndexDef { columns: &[#column], unique: false }));
         }
     }

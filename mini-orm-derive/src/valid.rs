@@ -3,13 +3,73 @@
 use syn::Type;
 
 use crate::ast::Model;
-use crate::attr::Errors;
+use crate::attr::{Errors, OnDelete};
 
 pub fn check(model: &Model<'_>, errors: &mut Errors) {
     primary_key(model, errors);
     index_fields(model, errors);
     distinct_columns(model, errors);
     searchable_fields(model, errors);
+    foreign_keys(model, errors);
+}
+
+/// `references` only on an `i64` or `Option<i64>` field (the referenced primary key's type),
+/// `on_delete` only with `references`, and `set_null` only on an `Option<i64>`.
+fn foreign_keys(model: &Model<'_>, errors: &mut Errors) {
+    for field in &model.fields {
+        let ty = type_name(field.ty);
+        if let Some(path) = &field.attrs.references {
+            if field.attrs.primary_key.is_some() {
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    "the primary key cannot reference another model: put `references` on a field of its own",
+                ));
+            } else if !is_i64(field.ty) && !is_optional_i64(field.ty) {
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    format!(
+                        "`references` needs an `i64` or `Option<i64>` field (the referenced primary key), but `{}` is `{ty}`",
+                        field.ident
+                    ),
+                ));
+            }
+        }
+        match field.attrs.on_delete {
+            Some((_, span)) if field.attrs.references.is_none() => {
+                errors.push(syn::Error::new(
+                    span,
+                    "`on_delete` needs `references = Model` on the same field",
+                ));
+            }
+            Some((OnDelete::SetNull, span)) if !is_optional_i64(field.ty) => {
+                errors.push(syn::Error::new(
+                    span,
+                    format!(
+                        "`on_delete = \"set_null\"` needs an `Option<i64>` field, but `{}` is `{ty}`: a NOT NULL column cannot be set to NULL",
+                        field.ident
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `Option<i64>` (also written with a path, `std::option::Option<i64>`).
+fn is_optional_i64(ty: &Type) -> bool {
+    last_segment(ty).is_some_and(|s| {
+        s.ident == "Option"
+            && matches!(&s.arguments, syn::PathArguments::AngleBracketed(args)
+                if args.args.len() == 1
+                    && matches!(&args.args[0], syn::GenericArgument::Type(inner) if is_i64(inner)))
+    })
+}
+
+/// The type as written, without spaces.
+fn type_name(ty: &Type) -> String {
+    quote::ToTokens::to_token_stream(ty)
+        .to_string()
+        .replace(' ', "")
 }
 
 fn primary_key(model: &Model<'_>, errors: &mut Errors) {
@@ -75,7 +135,7 @@ fn searchable_fields(model: &Model<'_>, errors: &mut Errors) {
                 format!(
                     "`searchable` needs a text field (`String` or `Option<String>`), but `{}` is `{}`: the search index holds words, not other values",
                     field.ident,
-                    quote::ToTokens::to_token_stream(field.ty).to_string().replace(' ', "")
+                    type_name(field.ty)
                 ),
             ));
         }

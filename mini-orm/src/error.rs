@@ -36,6 +36,20 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A write broke a foreign key (`#[field(references = Model)]`): an insert or update of a
+    /// row whose key names no row of the referenced table, or the delete of a row that rows
+    /// still reference with `on_delete = "restrict"`. The same variant on both backends (SQLite
+    /// error `SQLITE_CONSTRAINT_FOREIGNKEY`, MySQL errors 1451, 1452, 1216, 1217).
+    #[error("foreign key constraint violated by a write to `{table}`")]
+    ForeignKeyViolation {
+        /// The table the refused statement wrote (the referencing table for an insert, the
+        /// referenced one for a delete); empty for hand-written SQL.
+        table: String,
+        /// The driver's own error.
+        #[source]
+        source: BoxError,
+    },
+
     /// A text value is longer than the column's declared `max_len` (checked before the statement
     /// is sent, so both backends refuse it the same way).
     #[error("value of column `{column}` has {len} characters, more than its limit of {max_len}")]
@@ -105,6 +119,11 @@ impl Error {
     /// True when this is a [`Error::UniqueViolation`].
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Error::UniqueViolation { .. })
+    }
+
+    /// True when this is a [`Error::ForeignKeyViolation`].
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, Error::ForeignKeyViolation { .. })
     }
 
     /// True when this is a [`Error::NotFound`].

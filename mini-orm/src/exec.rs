@@ -292,6 +292,27 @@ pub(crate) async fn fetch<R: FromRow>(
     rows
 }
 
+/// Runs queries one after the other on the same executor and returns all their rows.
+pub(crate) async fn fetch_each<R: FromRow>(
+    mut exec: impl Executor,
+    statements: Vec<Statement<'_>>,
+) -> Result<Vec<R>> {
+    let mut rows = Vec::new();
+    match exec.target() {
+        Target::Db(db) => {
+            for stmt in statements {
+                rows.extend(fetch(db, stmt).await?);
+            }
+        }
+        Target::Tx(tx) => {
+            for stmt in statements {
+                rows.extend(fetch(&mut *tx, stmt).await?);
+            }
+        }
+    }
+    Ok(rows)
+}
+
 /// The function that sees the text of every statement run, once set (with feature `testing`,
 /// by the test helpers, which keep a log of them).
 #[cfg(feature = "testing")]

@@ -29,6 +29,7 @@ static HISTORY: TableDef = TableDef {
             nullable: false,
             max_len: None,
             default: None,
+            references: None,
         },
         ColumnDef {
             name: "name",
@@ -36,6 +37,7 @@ static HISTORY: TableDef = TableDef {
             nullable: false,
             max_len: Some(255),
             default: None,
+            references: None,
         },
         ColumnDef {
             name: "applied_at",
@@ -43,6 +45,7 @@ static HISTORY: TableDef = TableDef {
             nullable: false,
             max_len: None,
             default: None,
+            references: None,
         },
     ],
     primary_key: 0,
@@ -77,7 +80,10 @@ pub enum Step {
     CreateTable(&'static TableDef),
     /// Adds the model's column `column` to `table`, with the model's type and default (rows
     /// already there get the default); skipped when the table has it. The column must be
-    /// nullable or have a default: the existing rows need a value.
+    /// nullable or have a default: the existing rows need a value. A foreign key
+    /// (`#[field(references = ...)]`) comes with its constraint, and must be nullable (rows
+    /// already there reference nothing); its index is an [`Step::AddIndex`] of its own (MySQL
+    /// also makes one for the constraint).
     AddColumn {
         /// The model's table.
         table: &'static TableDef,
@@ -329,6 +335,16 @@ fn find_column(table: &'static TableDef, name: &str) -> Result<&'static ColumnDe
         return Err(format!(
             "`{name}` is the primary key of `{}`: create the table instead",
             table.name
+        ));
+    }
+    if let Some(key) = &column.references
+        && !column.nullable
+    {
+        return Err(format!(
+            "column `{}`.`{name}` references `{}` and is NOT NULL: the rows already there \
+             reference no row, so only an `Option<i64>` foreign key can be added",
+            table.name,
+            key.table().name
         ));
     }
     if !column.nullable && column.default.is_none() {

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::exec::{self, Executor};
 use crate::model::Model;
 use crate::sql::dml::{self, Clauses};
-use crate::sql::join;
+use crate::sql::{Backend, Statement, join};
 use crate::table::row::{FromRow, Row};
 use crate::value::FieldType;
 
@@ -159,8 +159,13 @@ impl<M: Model> Select<M> {
 
     /// Every matching row, in order.
     pub async fn all(self, exec: impl Executor) -> Result<Vec<M>> {
-        let stmt = dml::select(exec.backend(), M::TABLE, &self.clauses());
+        let stmt = self.statement(exec.backend());
         exec::fetch(exec, stmt).await
+    }
+
+    /// The `SELECT` that [`Select::all`] runs.
+    pub(crate) fn statement(&self, backend: Backend) -> Statement<'_> {
+        dml::select(backend, M::TABLE, &self.clauses())
     }
 
     /// The first matching row, if any.

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["sql"],
     &["backend"],
     &["exec"],
-    &["model", "query", "raw", "migrate", "search"],
+    &["model", "query", "raw", "migrate", "search", "relation"],
     &["testing"],
 ];
 

@@ -315,7 +315,9 @@ fn prepare<'c>(
 
 fn run_execute(conn: &Connection, stmt: &Statement<'_>) -> Result<Done> {
     let mut prepared = prepare(conn, stmt)?;
-    let rows_matched = prepared.raw_execute().map_err(map_error)? as u64;
+    let rows_matched = prepared
+        .raw_execute()
+        .map_err(|e| in_table(map_error(e), stmt))? as u64;
     Ok(Done {
         rows_matched,
         last_insert_id: Some(conn.last_insert_rowid()),
@@ -339,13 +341,26 @@ fn run_fetch<R: FromRow>(
     };
     let mut rows = prepared.raw_query();
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(map_error)? {
+    while let Some(row) = rows.next().map_err(|e| in_table(map_error(e), stmt))? {
         out.push(R::from_row(&Row::new(
             RowSource::Sqlite(row),
             positions.as_deref(),
         ))?);
     }
     Ok(Some(out))
+}
+
+/// Names the statement's table in a foreign-key violation (SQLite's message names none).
+fn in_table(error: Error, stmt: &Statement<'_>) -> Error {
+    match error {
+        Error::ForeignKeyViolation { table, source } if table.is_empty() => {
+            Error::ForeignKeyViolation {
+                table: stmt.table.map_or(table, |t| t.name.to_owned()),
+                source,
+            }
+        }
+        other => other,
+    }
 }
 
 /// The portable error for a rusqlite error (SQLite's own message names a unique constraint's
@@ -372,6 +387,18 @@ fn map_error(error: rusqlite::Error) -> Error {
                 return Error::UniqueViolation {
                     table,
                     columns,
+                    source: Box::new(error),
+                };
+            }
+            // "FOREIGN KEY constraint failed"; a RESTRICT action reports it with the trigger
+            // code.
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY | ffi::SQLITE_CONSTRAINT_TRIGGER
+                if message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("FOREIGN KEY constraint failed")) =>
+            {
+                return Error::ForeignKeyViolation {
+                    table: String::new(),
                     source: Box::new(error),
                 };
             }

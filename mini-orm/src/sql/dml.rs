@@ -75,7 +75,7 @@ fn check_lengths(table: &TableDef, values: &[Value<'_>]) -> Result<()> {
 }
 
 /// The most `?` placeholders one statement may carry: SQLite's default limit (MySQL's is 65 535).
-const MAX_PARAMS: usize = 32_766;
+pub(crate) const MAX_PARAMS: usize = 32_766;
 
 /// How many rows of `table` one multi-row `INSERT` carries at most.
 pub(crate) fn rows_per_insert(table: &TableDef) -> usize {
@@ -435,6 +435,7 @@ mod tests {
             nullable: false,
             max_len: None,
             default: None,
+            references: None,
         },
         ColumnDef {
             name: "a",
@@ -442,6 +443,7 @@ mod tests {
             nullable: false,
             max_len: None,
             default: None,
+            references: None,
         },
         ColumnDef {
             name: "b",
@@ -449,6 +451,7 @@ mod tests {
             nullable: true,
             max_len: None,
             default: None,
+            references: None,
         },
     ];
     static TABLE: TableDef = TableDef {

@@ -1,5 +1,10 @@
 //! Schema from the model: `CREATE TABLE` and its indexes, in each backend's dialect.
 //!
+//! A column with `#[field(references = Model)]` gets a `FOREIGN KEY (column) REFERENCES
+//! parent (id) ON DELETE ...` line in its table, on both backends (SQLite connections turn
+//! `PRAGMA foreign_keys` on; MySQL's InnoDB enforces them), so a referenced table must be
+//! created before the tables that reference it.
+//!
 //! Both forms are idempotent. MySQL tables are InnoDB, `utf8mb4` with the binary collation (so
 //! comparisons and `LIKE` are exact, as on SQLite), with `BIGINT AUTO_INCREMENT` keys and indexes
 //! declared inside the table. SQLite tables are `STRICT`, with `INTEGER PRIMARY KEY
@@ -12,7 +17,7 @@
 use std::fmt::Write;
 
 use crate::sql::Backend;
-use crate::table::{ColumnDef, DefaultValue, IndexDef, TableDef};
+use crate::table::{ColumnDef, DefaultValue, ForeignKey, IndexDef, TableDef};
 use crate::value::SqlType;
 
 /// The statements that create `table` and its indexes when missing.
@@ -26,6 +31,11 @@ pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
         .enumerate()
         .map(|(i, column)| column_definition(backend, table, column, i == table.primary_key))
         .collect();
+    for column in table.columns {
+        if let Some(key) = &column.references {
+            lines.push(foreign_key(backend, column, key));
+        }
+    }
     let mut statements = Vec::new();
     match backend {
         Backend::MySql => {
@@ -59,19 +69,51 @@ pub fn create_table(backend: Backend, table: &TableDef) -> Vec<String> {
     statements
 }
 
+/// `FOREIGN KEY (column) REFERENCES parent (id) ON DELETE ...`, the same on both backends.
+fn foreign_key(backend: Backend, column: &ColumnDef, key: &ForeignKey) -> String {
+    format!(
+        "FOREIGN KEY ({}) {}",
+        backend.quoted(column.name),
+        references(backend, key)
+    )
+}
+
+/// `REFERENCES parent (id) ON DELETE ...`.
+fn references(backend: Backend, key: &ForeignKey) -> String {
+    format!(
+        "REFERENCES {} ({}) ON DELETE {}",
+        backend.quoted(key.table().name),
+        backend.quoted(key.column()),
+        key.on_delete.sql()
+    )
+}
+
 /// The statement that drops `table` when present.
 pub fn drop_table(backend: Backend, table: &TableDef) -> String {
     format!("DROP TABLE IF EXISTS {}", backend.quoted(table.name))
 }
 
 /// The statement that adds `column` (a non-key column of `table`) to the live table, with the
-/// definition [`create_table`] gives it: rows already there get its default (or `NULL`).
+/// definition [`create_table`] gives it: rows already there get its default (or `NULL`). A
+/// foreign key comes with its constraint: inline `REFERENCES` on SQLite (which accepts it only
+/// for a column whose default is `NULL`), a separate `ADD FOREIGN KEY` clause on MySQL.
 pub fn add_column(backend: Backend, table: &TableDef, column: &ColumnDef) -> String {
-    format!(
+    let mut sql = format!(
         "ALTER TABLE {} ADD COLUMN {}",
         backend.quoted(table.name),
         column_definition(backend, table, column, false)
-    )
+    );
+    if let Some(key) = &column.references {
+        match backend {
+            Backend::Sqlite => {
+                let _ = write!(sql, " {}", references(backend, key));
+            }
+            Backend::MySql => {
+                let _ = write!(sql, ", ADD {}", foreign_key(backend, column, key));
+            }
+        }
+    }
+    sql
 }
 
 /// The statement that creates `index` on `table`, named by [`IndexDef::name`]: with

@@ -424,6 +424,7 @@ mod tests {
                     nullable: false,
                     max_len: None,
                     default: None,
+                    references: None,
                 },
                 crate::table::ColumnDef {
                     name: "title",
@@ -431,6 +432,7 @@ mod tests {
                     nullable: false,
                     max_len: None,
                     default: None,
+                    references: None,
                 },
             ],
             primary_key: 0,

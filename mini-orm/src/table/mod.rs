@@ -50,6 +50,55 @@ pub struct ColumnDef {
     pub max_len: Option<u32>,
     /// The column's `DEFAULT`, used by the schema for rows inserted without this column.
     pub default: Option<DefaultValue>,
+    /// The table this column points into (`#[field(references = Model)]`): a foreign key to
+    /// that table's primary key.
+    pub references: Option<ForeignKey>,
+}
+
+/// A foreign key: the column holds the primary key of a row of another table (or of its own),
+/// which must exist; what happens to this row when that one is deleted is [`OnDelete`].
+#[derive(Debug, Clone, Copy)]
+pub struct ForeignKey {
+    /// The referenced table. A function rather than the table itself, so that a model can
+    /// reference itself, or two models each other, without a cycle between their constants.
+    pub parent: fn() -> &'static TableDef,
+    /// What deleting the referenced row does to the rows that reference it.
+    pub on_delete: OnDelete,
+}
+
+impl ForeignKey {
+    /// The referenced table.
+    pub fn table(&self) -> &'static TableDef {
+        (self.parent)()
+    }
+
+    /// The referenced column: the primary key of [`ForeignKey::table`].
+    pub fn column(&self) -> &'static str {
+        self.table().primary_key().name
+    }
+}
+
+/// What deleting a referenced row does to the rows that reference it (`ON DELETE ...`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDelete {
+    /// The delete is refused while rows reference the row ([`Error::ForeignKeyViolation`](
+    /// crate::Error::ForeignKeyViolation)); the default.
+    Restrict,
+    /// The rows that reference it are deleted too.
+    Cascade,
+    /// The referencing column of those rows is set to `NULL` (only for an `Option<i64>` field).
+    SetNull,
+}
+
+impl OnDelete {
+    /// The SQL action, the same on both backends: `RESTRICT`, `CASCADE` or `SET NULL`.
+    pub fn sql(self) -> &'static str {
+        match self {
+            OnDelete::Restrict => "RESTRICT",
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::SetNull => "SET NULL",
+        }
+    }
 }
 
 /// A literal column default.

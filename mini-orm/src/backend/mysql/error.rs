@@ -12,6 +12,9 @@ use crate::table::TableDef;
 /// MySQL error codes this crate classifies.
 mod code {
     pub const DUP_ENTRY: u16 = 1062;
+    /// A parent row still referenced (1451) or a child row without its parent (1452), and
+    /// their older forms (1217, 1216).
+    pub const FOREIGN_KEY: [u16; 4] = [1451, 1452, 1216, 1217];
     pub const LOCK_DEADLOCK: u16 = 1213;
     pub const CON_COUNT: u16 = 1040;
     pub const SERVER_SHUTDOWN: u16 = 1053;
@@ -86,6 +89,12 @@ pub(super) fn map_error(error: mysql_async::Error, table: Option<&TableDef>) -> 
             Error::UniqueViolation {
                 table: table.map(|t| t.name.to_owned()).unwrap_or_default(),
                 columns,
+                source: Box::new(error),
+            }
+        }
+        mysql_async::Error::Server(server) if code::FOREIGN_KEY.contains(&server.code) => {
+            Error::ForeignKeyViolation {
+                table: table.map(|t| t.name.to_owned()).unwrap_or_default(),
                 source: Box::new(error),
             }
         }
