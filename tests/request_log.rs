@@ -47,11 +47,21 @@ async fn each_request_logs_one_line_without_passwords_or_tokens() {
         .call(json!({"type": "buy_vip", "session": "0".repeat(32)}))
         .await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let requests: Vec<&str> = logs
-        .lines()
-        .filter(|l| l.contains("request") && l.contains("protocol=\"youku\""))
-        .collect();
+    // A request's line is written once its answer has gone out (its duration includes sending
+    // it): the last one may come a moment after the client has read the answer.
+    let youku_lines = |logs: &str| -> Vec<String> {
+        logs.lines()
+            .filter(|l| l.contains("request") && l.contains("protocol=\"youku\""))
+            .map(str::to_owned)
+            .collect()
+    };
+    let read = || String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while youku_lines(&read()).len() < 4 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let logs = read();
+    let requests = youku_lines(&logs);
     assert_eq!(requests.len(), 4, "one line per request:\n{logs}");
     assert!(requests[0].contains(r#"type="register""#) && requests[0].contains(r#"user="logged""#));
     assert!(

@@ -120,7 +120,8 @@ pub enum Outcome {
 }
 
 /// The one log line of a request: protocol, type, user, outcome and duration. Never a password
-/// or a token.
+/// or a token. It is written once the answer has gone out (file bytes included), so the duration
+/// is the whole exchange's.
 #[derive(Debug)]
 pub struct RequestLog {
     protocol: &'static str,
