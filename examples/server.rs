@@ -29,7 +29,8 @@ use netdisk_core::config::Listen;
 use netdisk_core::{Config, Netdisk, server};
 use tracing_subscriber::fmt::MakeWriter;
 
-/// The server's options besides the doors' (see [`door_flags`]).
+// The server's options besides the doors' (those come from the list of doors: `command`).
+/// The video site and netdisk server: every door on one set of services.
 #[derive(clap::Args)]
 struct Args {
     /// A TOML configuration file (see the README); NETDISK_* environment variables override it.
@@ -73,11 +74,8 @@ impl Args {
 
 /// The command line: [`Args`], plus `--<door> ADDR` and `--no-<door>` for every door.
 fn command() -> Command {
-    let command = Args::augment_args(
-        Command::new("server")
-            .version(env!("CARGO_PKG_VERSION"))
-            .about("The video site and netdisk server: every door on one set of services."),
-    );
+    // The about line is `Args`' doc comment.
+    let command = Args::augment_args(Command::new("server").version(env!("CARGO_PKG_VERSION")));
     server::DOORS.iter().fold(command, |command, door| {
         let name = door.name;
         command
