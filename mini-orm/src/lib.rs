@@ -92,7 +92,7 @@ pub use error::{BoxError, DecodeError, Error, Result};
 pub use exec::{Db, Executor, Transaction};
 pub use migrate::{HISTORY_TABLE, Migration, Migrations, Report, Step};
 pub use mini_orm_derive::Model;
-pub use model::Model;
+pub use model::{Model, Upserted};
 pub use query::{Join, Select, exists, not_exists};
 pub use raw::{RawQuery, raw};
 pub use relation::Relation;

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 
+use crate::column::{Assignment, Filter};
 use crate::error::{Error, Result};
 use crate::exec::{self, Executor, Target, Transaction};
 use crate::query::Select;
@@ -70,7 +71,8 @@ pub trait Model: Table {
     /// (which also skips, rather than fails, a row that breaks another constraint MySQL checks
     /// with `IGNORE`, such as a foreign key; values too long for their column are refused before
     /// anything is sent, as by [`Model::save`]). A model with searchable fields indexes the row
-    /// in the same transaction when it was written.
+    /// in the same transaction when it was written. A refused insert may use up a primary key
+    /// value on both backends (keys are never reused, but may skip).
     fn insert_if_absent(
         &mut self,
         exec: impl Executor,
@@ -78,6 +80,34 @@ pub trait Model: Table {
         async move {
             let written = RowWrite::InsertIfAbsent(self).run(exec).await?;
             Ok(written == 1)
+        }
+    }
+
+    /// Inserts this row, or, when an equal row is there already (the insert would break a unique
+    /// constraint), applies `assignments` to the row that `existing` matches, in one
+    /// transaction (`exec`'s, or one of its own): "count a view, creating the counter the first
+    /// time". Says which it did; an insert sets the primary key. Portable by construction:
+    /// [`Model::insert_if_absent`] (whose `INSERT` locks the equal row on MySQL), then
+    /// `UPDATE … WHERE existing` in the same transaction, so racing callers each either insert
+    /// or update, never lose one another's update. `existing` must match the row the insert
+    /// collided with: when it matches none, the error is [`Error::InvalidQuery`] and nothing is
+    /// written. The update does not re-index searchable fields (as [`Select::update`]).
+    fn upsert(
+        &mut self,
+        mut exec: impl Executor,
+        existing: Filter<Self>,
+        assignments: impl IntoIterator<Item = Assignment<Self>> + Send,
+    ) -> impl Future<Output = Result<Upserted>> + Send {
+        async move {
+            match exec.target() {
+                Target::Tx(tx) => upsert_in(self, tx, existing, assignments).await,
+                Target::Db(db) => {
+                    let mut tx = db.begin().await?;
+                    let done = upsert_in(self, &mut tx, existing, assignments).await?;
+                    tx.commit().await?;
+                    Ok(done)
+                }
+            }
         }
     }
 
@@ -125,6 +155,36 @@ pub trait Model: Table {
     fn delete(&self, exec: impl Executor) -> impl Future<Output = Result<()>> + Send {
         async move { RowWrite::Delete(self).run(exec).await.map(drop) }
     }
+}
+
+/// What [`Model::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// The row was inserted, with this primary key.
+    Inserted(i64),
+    /// An equal row was there: the assignments were applied to it.
+    Updated,
+}
+
+async fn upsert_in<M: Model>(
+    row: &mut M,
+    tx: &mut Transaction,
+    existing: Filter<M>,
+    assignments: impl IntoIterator<Item = Assignment<M>>,
+) -> Result<Upserted> {
+    if row.insert_if_absent(&mut *tx).await? {
+        return Ok(Upserted::Inserted(row.primary_key()));
+    }
+    let matched = M::query()
+        .filter(existing)
+        .update(&mut *tx, assignments)
+        .await?;
+    if matched == 0 {
+        return Err(Error::InvalidQuery(
+            "upsert: the row conflicts with one that `existing` does not match",
+        ));
+    }
+    Ok(Upserted::Updated)
 }
 
 /// A write of [`Model`]'s rows, with the upkeep of their search terms.
