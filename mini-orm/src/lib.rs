@@ -55,6 +55,30 @@
 //! included), [`Relation`] (foreign keys from `#[field(references = Model)]`: the parents of a
 //! page of rows, or the children of a page of parents, in one query), [`Error`] (portable errors), and [`schema`] (DDL from the model).
 //!
+//! ## The SQL each call runs
+//!
+//! Identifiers are quoted (`"t"` on SQLite, `` `t` `` on MySQL); `?` are bound parameters.
+//!
+//! | call | SQLite | MySQL / MariaDB |
+//! |---|---|---|
+//! | `save` | `INSERT INTO t (…) VALUES (…)` | the same |
+//! | `insert_all` | `INSERT INTO t (…) VALUES (…), (…), …` (32 766 values a statement) | the same |
+//! | `insert_if_absent` | `INSERT … ON CONFLICT DO NOTHING` | `INSERT IGNORE …` |
+//! | `upsert` | `BEGIN IMMEDIATE`; the above; if not written `UPDATE t SET … WHERE <existing>`; `COMMIT` | `START TRANSACTION`; `INSERT IGNORE …` (locks the equal row); `UPDATE …`; `COMMIT` |
+//! | `get` / `find`, `update`, `delete` | `… WHERE id = ?` | the same |
+//! | `query().filter(f).order_by(o).limit(n).offset(k).all` | `SELECT … WHERE f ORDER BY o LIMIT ? OFFSET ?` | the same (`… FOR UPDATE` with `for_update`) |
+//! | `count`, `count_by(c)` | `SELECT COUNT(*) …`, `SELECT c, COUNT(*) … GROUP BY c ORDER BY c` | the same |
+//! | `query().update(a)` / `.delete()` | `UPDATE t SET … WHERE f` / `DELETE FROM t WHERE f` | the same |
+//! | `Column::in_query(q.values(c))` | `col IN (SELECT c FROM u WHERE …)` | the same |
+//! | `exists(q)` with `eq_column` | `EXISTS (SELECT 1 FROM u WHERE u.c = t.d AND …)` | the same |
+//! | `after(key, cursor)` | `… AND key < ?` (descending) / `> ?`, `ORDER BY key` | the same |
+//! | `join(on)` | `SELECT t.…, u.… FROM t JOIN u ON … WHERE … ORDER BY t.… LIMIT ?` | the same |
+//! | `FIELD_REF.load(rows)` / `children_of(keys)` | `SELECT … FROM parent WHERE id IN (…)` / `… FROM child WHERE fk IN (…)` | the same |
+//! | `M::search(q)` | `SELECT t.… FROM t JOIN (SELECT row_id, COUNT(*), SUM(weight) FROM mini_orm_terms WHERE tbl = ? AND term IN (…) GROUP BY row_id) m ON … ORDER BY …` | the same |
+//! | writes of a searchable model | the row's statement, then `DELETE FROM mini_orm_terms WHERE tbl = ? AND row_id = ?` and `INSERT INTO mini_orm_terms … VALUES …`, in one transaction | the same |
+//! | `Migrations::run` | `BEGIN IMMEDIATE` per migration, recheck `mini_orm_migrations`, its steps, `INSERT` of the version, `COMMIT` | `GET_LOCK(…)` held for the run, each step, `INSERT` of the version, `RELEASE_LOCK(…)` |
+//! | `create_table` | `CREATE TABLE IF NOT EXISTS … STRICT` (foreign keys inline) + `CREATE INDEX IF NOT EXISTS …` | `CREATE TABLE IF NOT EXISTS … ENGINE=InnoDB … utf8mb4_bin` with `KEY`s and `FOREIGN KEY`s |
+//!
 //! ## Layers
 //!
 //! Each module uses only those on its own line or below it (`tests/layers.rs` checks this):
