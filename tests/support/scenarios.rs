@@ -1,4 +1,4 @@
-//! Building blocks for tests/concurrency.rs and tests/security.rs, on top of `support` and
+//! Building blocks for tests/concurrency.rs and tests/security/, on top of `support` and
 //! `faults` (which a binary including this file includes too): accounts with a chosen password,
 //! movie and file transfers over the Youku protocol, crowds of clients acting at the same moment,
 //! a server whose clock moves only when told, and one request of every kind that carries a
