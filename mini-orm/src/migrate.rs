@@ -23,30 +23,12 @@ pub const HISTORY_TABLE: &str = "mini_orm_migrations";
 static HISTORY: TableDef = TableDef {
     name: HISTORY_TABLE,
     columns: &[
+        ColumnDef::required("version", SqlType::BigInt),
         ColumnDef {
-            name: "version",
-            sql_type: SqlType::BigInt,
-            nullable: false,
-            max_len: None,
-            default: None,
-            references: None,
-        },
-        ColumnDef {
-            name: "name",
-            sql_type: SqlType::Text,
-            nullable: false,
             max_len: Some(255),
-            default: None,
-            references: None,
+            ..ColumnDef::required("name", SqlType::Text)
         },
-        ColumnDef {
-            name: "applied_at",
-            sql_type: SqlType::BigInt,
-            nullable: false,
-            max_len: None,
-            default: None,
-            references: None,
-        },
+        ColumnDef::required("applied_at", SqlType::BigInt),
     ],
     primary_key: 0,
     indexes: &[],

@@ -429,29 +429,11 @@ mod tests {
     use crate::value::SqlType;
 
     static COLUMNS: [ColumnDef; 3] = [
+        ColumnDef::required("id", SqlType::BigInt),
+        ColumnDef::required("a", SqlType::Text),
         ColumnDef {
-            name: "id",
-            sql_type: SqlType::BigInt,
-            nullable: false,
-            max_len: None,
-            default: None,
-            references: None,
-        },
-        ColumnDef {
-            name: "a",
-            sql_type: SqlType::Text,
-            nullable: false,
-            max_len: None,
-            default: None,
-            references: None,
-        },
-        ColumnDef {
-            name: "b",
-            sql_type: SqlType::Int,
             nullable: true,
-            max_len: None,
-            default: None,
-            references: None,
+            ..ColumnDef::required("b", SqlType::Int)
         },
     ];
     static TABLE: TableDef = TableDef {

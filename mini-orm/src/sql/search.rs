@@ -418,22 +418,8 @@ mod tests {
         static TABLE: TableDef = TableDef {
             name: "post",
             columns: &[
-                crate::table::ColumnDef {
-                    name: "id",
-                    sql_type: crate::value::SqlType::BigInt,
-                    nullable: false,
-                    max_len: None,
-                    default: None,
-                    references: None,
-                },
-                crate::table::ColumnDef {
-                    name: "title",
-                    sql_type: crate::value::SqlType::Text,
-                    nullable: false,
-                    max_len: None,
-                    default: None,
-                    references: None,
-                },
+                crate::table::ColumnDef::required("id", crate::value::SqlType::BigInt),
+                crate::table::ColumnDef::required("title", crate::value::SqlType::Text),
             ],
             primary_key: 0,
             indexes: &[],

@@ -55,6 +55,22 @@ pub struct ColumnDef {
     pub references: Option<ForeignKey>,
 }
 
+impl ColumnDef {
+    /// A `NOT NULL` column with no length limit, default or foreign key, for the tables the crate
+    /// defines by hand (change a field with struct update syntax: `ColumnDef { max_len: Some(255),
+    /// ..ColumnDef::required("name", SqlType::Text) }`).
+    pub(crate) const fn required(name: &'static str, sql_type: SqlType) -> ColumnDef {
+        ColumnDef {
+            name,
+            sql_type,
+            nullable: false,
+            max_len: None,
+            default: None,
+            references: None,
+        }
+    }
+}
+
 /// A foreign key: the column holds the primary key of a row of another table (or of its own),
 /// which must exist; what happens to this row when that one is deleted is [`OnDelete`].
 #[derive(Debug, Clone, Copy)]

@@ -57,17 +57,16 @@ pub(crate) struct Credentials {
     pub user_type: String,
 }
 
-/// A request with nothing but its session.
+/// A request with nothing but its session. (In every request, a missing `session` reads as
+/// `None`, as serde reads any missing `Option` field.)
 #[derive(Debug, Deserialize)]
 pub(crate) struct Session {
-    #[serde(default)]
     pub session: Option<String>,
 }
 
 /// `check_movie`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CheckMovie {
-    #[serde(default)]
     pub session: Option<String>,
     pub file_md5: String,
 }
@@ -75,7 +74,6 @@ pub(crate) struct CheckMovie {
 /// `upload_movie`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct UploadMovie {
-    #[serde(default)]
     pub session: Option<String>,
     pub file_name: String,
     pub file_size: u64,
@@ -87,7 +85,6 @@ pub(crate) struct UploadMovie {
 /// `get_movie_list`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct GetMovieList {
-    #[serde(default)]
     pub session: Option<String>,
     pub movie_type: String,
     pub keyword: Option<String>,
@@ -98,7 +95,6 @@ pub(crate) struct GetMovieList {
 /// `delete_movie`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DeleteMovie {
-    #[serde(default)]
     pub session: Option<String>,
     pub delete_movie_id: i64,
 }
@@ -106,7 +102,6 @@ pub(crate) struct DeleteMovie {
 /// `download_movie`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DownloadMovie {
-    #[serde(default)]
     pub session: Option<String>,
     pub movie_id: i64,
     pub offset: Option<u64>,
@@ -115,7 +110,6 @@ pub(crate) struct DownloadMovie {
 /// A page of a list: `check_download_record`, `check_notice`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Page {
-    #[serde(default)]
     pub session: Option<String>,
     pub offset: Option<u64>,
     pub limit: Option<u64>,
@@ -124,7 +118,6 @@ pub(crate) struct Page {
 /// `release_notice`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ReleaseNotice {
-    #[serde(default)]
     pub session: Option<String>,
     pub title: String,
     pub content: String,
@@ -133,7 +126,6 @@ pub(crate) struct ReleaseNotice {
 /// `upload_file`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct UploadFile {
-    #[serde(default)]
     pub session: Option<String>,
     pub file_name: String,
     pub file_size: u64,
@@ -143,7 +135,6 @@ pub(crate) struct UploadFile {
 /// `download_file`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DownloadFile {
-    #[serde(default)]
     pub session: Option<String>,
     pub file_id: i64,
     pub offset: Option<u64>,
@@ -152,7 +143,6 @@ pub(crate) struct DownloadFile {
 /// `delete_file`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct DeleteFile {
-    #[serde(default)]
     pub session: Option<String>,
     pub file_id: i64,
 }
