@@ -51,6 +51,9 @@ pub struct Config {
     /// Whether anyone may register an admin account. When false (the default) only the first
     /// admin may sign up.
     pub admin_signup_open: bool,
+    /// A resumable upload that receives nothing for this many seconds is removed with its
+    /// bytes. Default 86400 (a day).
+    pub upload_expiry_secs: u64,
     /// The network servers (section `[server]`; environment `NETDISK_SERVER__<FIELD>`).
     pub server: ServerConfig,
 }
@@ -163,6 +166,7 @@ impl Default for Config {
             pubsub: "in-process".to_owned(),
             pubsub_check_ms: 3000,
             admin_signup_open: false,
+            upload_expiry_secs: 24 * 3600,
             server: ServerConfig::default(),
         }
     }

@@ -55,6 +55,12 @@ pub enum ServiceError {
         /// The MD5 of what arrived.
         actual: String,
     },
+    /// Too early: a free movie's wait is not over yet.
+    #[error("the movie starts in {wait_secs} s")]
+    NotYet {
+        /// Seconds left to wait.
+        wait_secs: u64,
+    },
     /// The database cannot be reached; retrying later may work.
     #[error("the database is unavailable; try again later")]
     Unavailable(#[source] mini_orm::Error),
@@ -76,6 +82,7 @@ impl ServiceError {
             ServiceError::TooLarge { .. } => "too_large",
             ServiceError::Locked { .. } => "locked",
             ServiceError::Integrity { .. } => "integrity",
+            ServiceError::NotYet { .. } => "not_yet",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",
         }

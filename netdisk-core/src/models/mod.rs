@@ -1,6 +1,7 @@
 //! The service's tables, as `mini_orm` models: one file per service, beside the service that
 //! writes them (`accounts`: users and sessions; `movies`: movies and download records;
-//! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files).
+//! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files;
+//! `uploads`: resumable uploads in progress).
 //!
 //! Times are text in the contract's `"YYYY-MM-DD HH:MM:SS"` form (server local time), which is
 //! what the protocol returns and sorts correctly as text.
@@ -10,14 +11,16 @@ mod content;
 mod files;
 mod movies;
 mod notices;
+mod uploads;
 
 use mini_orm::{Db, Result};
 
 pub use accounts::{Session, User};
 pub use content::Blob;
 pub use files::UserFile;
-pub use movies::{DownloadRecord, Movie};
+pub use movies::{DownloadRecord, Movie, MovieViewing};
 pub use notices::Notice;
+pub use uploads::StagedUpload;
 
 /// Creates every table and index that is missing (idempotent; run at start-up).
 pub async fn create_schema(db: &Db) -> Result<()> {
@@ -28,5 +31,7 @@ pub async fn create_schema(db: &Db) -> Result<()> {
     db.create_table::<Session>().await?;
     db.create_table::<Blob>().await?;
     db.create_table::<UserFile>().await?;
+    db.create_table::<MovieViewing>().await?;
+    db.create_table::<StagedUpload>().await?;
     Ok(())
 }

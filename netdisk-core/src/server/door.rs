@@ -1,10 +1,12 @@
 //! [`Door`]: all the listener knows of a protocol. A door is a value: its name, its default
-//! address, and a function that serves one accepted connection. The listener does the rest
-//! (accepting under the connection limit, shutdown and its grace period) once for every door.
+//! address, and a function that opens it on the services, giving what serves each accepted
+//! connection. The listener does the rest (accepting under the connection limit, shutdown and
+//! its grace period) once for every door.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -19,6 +21,10 @@ pub type Shutdown = watch::Receiver<bool>;
 /// A connection being served, as a door's [`Door::serve`] returns it.
 pub type Served = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// Serves one accepted connection until the client leaves, breaks the protocol, or
+/// [`Shutdown`] fires while the connection is between requests.
+pub type ServeConnection = Arc<dyn Fn(TcpStream) -> Served + Send + Sync>;
+
 /// A protocol the server can put on the wire.
 #[derive(Debug, Clone, Copy)]
 pub struct Door {
@@ -27,9 +33,9 @@ pub struct Door {
     pub name: &'static str,
     /// Where it listens unless configured otherwise.
     pub default_addr: SocketAddr,
-    /// Serves one accepted connection until the client leaves, breaks the protocol, or
-    /// [`Shutdown`] fires while the connection is between requests.
-    pub serve: fn(Netdisk, TcpStream, Limits, Shutdown) -> Served,
+    /// Opens the door on the services, once per listener: what it builds here (an HTTP
+    /// router, say) serves every connection the listener accepts, until [`Shutdown`] fires.
+    pub open: fn(Netdisk, Limits, Shutdown) -> ServeConnection,
 }
 
 /// `127.0.0.1:port`, for doors' default addresses.

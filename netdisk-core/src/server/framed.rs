@@ -3,6 +3,7 @@
 //! the one log line per request. A door supplies only what differs ([`FramedDoor`]).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -10,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::connection::{Connection, Limits, ReadError};
-use super::door::{Served, Shutdown};
+use super::door::{ServeConnection, Served, Shutdown};
 use super::frame::FrameError;
 use crate::Netdisk;
 
@@ -55,18 +56,19 @@ pub trait FramedDoor: Send + Sized + 'static {
     }
 }
 
-/// A framed door's [`Door::serve`](super::Door::serve): `D` on one accepted TCP connection.
-pub fn serve_tcp<D: FramedDoor>(
+/// A framed door's [`Door::open`](super::Door::open): `D` on each accepted TCP connection.
+pub fn open<D: FramedDoor>(
     netdisk: Netdisk,
-    stream: TcpStream,
     limits: Limits,
     shutdown: Shutdown,
-) -> Served {
-    Box::pin(serve(
-        D::open(netdisk),
-        Connection::new(stream, limits),
-        shutdown,
-    ))
+) -> ServeConnection {
+    Arc::new(move |stream: TcpStream| -> Served {
+        Box::pin(serve(
+            D::open(netdisk.clone()),
+            Connection::new(stream, limits),
+            shutdown.clone(),
+        ))
+    })
 }
 
 /// Serves `door` on `connection` until the client leaves, breaks the protocol, a push cannot be

@@ -14,7 +14,7 @@ use tokio_util::task::TaskTracker;
 
 use super::DOORS;
 use super::connection::Limits;
-use super::door::Door;
+use super::door::{Door, ServeConnection};
 use crate::Netdisk;
 use crate::config::{Listen, ServerConfig};
 
@@ -100,12 +100,9 @@ pub async fn start(netdisk: Netdisk, config: &ServerConfig) -> io::Result<Runnin
         addrs.push((door.name, listener.local_addr()?));
         let acceptor = Acceptor {
             listener,
-            netdisk: netdisk.clone(),
-            limits,
+            serve: (door.open)(netdisk.clone(), limits, shutdown.subscribe()),
             permits: permits.clone(),
-            shutdown: shutdown.subscribe(),
             connections: connections.clone(),
-            door,
         };
         acceptors.spawn(acceptor.run());
     }
@@ -120,12 +117,9 @@ pub async fn start(netdisk: Netdisk, config: &ServerConfig) -> io::Result<Runnin
 
 struct Acceptor {
     listener: TcpListener,
-    netdisk: Netdisk,
-    limits: Limits,
+    serve: ServeConnection,
     permits: Arc<Semaphore>,
-    shutdown: watch::Receiver<bool>,
     connections: TaskTracker,
-    door: &'static Door,
 }
 
 impl Acceptor {
@@ -140,12 +134,7 @@ impl Acceptor {
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, "could not set TCP_NODELAY");
             }
-            let serve = (self.door.serve)(
-                self.netdisk.clone(),
-                stream,
-                self.limits,
-                self.shutdown.clone(),
-            );
+            let serve = (self.serve)(stream);
             self.connections.spawn(async move {
                 serve.await;
                 drop(permit);

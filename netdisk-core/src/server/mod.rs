@@ -11,15 +11,16 @@ pub mod connection;
 mod door;
 pub mod frame;
 pub mod framed;
+pub mod http;
 mod listener;
 pub mod netdisk_door;
 pub mod youku;
 
-pub use door::{Door, Served, Shutdown, loopback};
+pub use door::{Door, ServeConnection, Served, Shutdown, loopback};
 pub use listener::{Running, door_addrs, start};
 
 /// Every door, in the order they start.
-pub const DOORS: &[Door] = &[youku::DOOR, netdisk_door::DOOR];
+pub const DOORS: &[Door] = &[youku::DOOR, netdisk_door::DOOR, http::DOOR];
 
 /// The `[server.doors]` setting that puts every door at `listen`: `Listen::At` with port 0
 /// puts each on a free port of its own (what tests and embedders want).

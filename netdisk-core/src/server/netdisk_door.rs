@@ -24,7 +24,7 @@ use crate::{Caller, Netdisk, NewAccount, ServiceError, UserType};
 pub const DOOR: Door = Door {
     name: "netdisk",
     default_addr: loopback(1111),
-    serve: framed::serve_tcp::<NetdiskDoor>,
+    open: framed::open::<NetdiskDoor>,
 };
 
 /// The answer before raw bytes, in both directions.

@@ -6,7 +6,7 @@ use mini_orm::Model;
 use tokio::io::AsyncRead;
 
 use super::content::Content;
-use super::{Caller, Shared, Transfer, check_md5, check_text};
+use super::{Caller, Shared, StoredContent, Transfer, check_md5, check_text};
 use crate::error::{Result, ServiceError};
 use crate::models::UserFile;
 
@@ -48,17 +48,11 @@ impl Files {
         md5: Option<&str>,
         reader: &mut R,
     ) -> Result<i64> {
-        check_text("a file name", name, MAX_FILE_NAME_CHARS)?;
         if let Some(md5) = md5 {
             check_md5(md5)?;
         }
+        self.check_upload(caller, name, size).await?;
         let limit = self.shared.config.max_file_bytes;
-        if size > limit {
-            return Err(ServiceError::TooLarge { size, limit });
-        }
-        if self.find(caller, name).await.is_ok() {
-            return Err(ServiceError::Conflict(NAME_TAKEN));
-        }
         let received = self
             .shared
             .storage
@@ -77,6 +71,20 @@ impl Files {
             .insert_with_content(received, &mut file, |f, id| f.blob_id = id, NAME_TAKEN)
             .await?;
         Ok(file.id)
+    }
+
+    /// The checks of [`Files::upload`] that need no bytes: name, size limit, a name the caller
+    /// uses already.
+    pub async fn check_upload(&self, caller: &Caller, name: &str, size: u64) -> Result<()> {
+        check_text("a file name", name, MAX_FILE_NAME_CHARS)?;
+        let limit = self.shared.config.max_file_bytes;
+        if size > limit {
+            return Err(ServiceError::TooLarge { size, limit });
+        }
+        if self.find(caller, name).await.is_ok() {
+            return Err(ServiceError::Conflict(NAME_TAKEN));
+        }
+        Ok(())
     }
 
     /// The caller's files, newest first.
@@ -127,6 +135,23 @@ impl Files {
             file,
             transfer: Transfer::new(content, remaining),
         })
+    }
+
+    /// One of the caller's files and its bytes, for downloads that read ranges.
+    pub async fn content(
+        &self,
+        caller: &Caller,
+        file_id: i64,
+    ) -> Result<(UserFile, StoredContent)> {
+        let file = self.own_file(caller, file_id).await?;
+        let path = self.content.blob_path(file.blob_id).await?;
+        let content = StoredContent::new(
+            self.shared.storage.clone(),
+            path,
+            file.size as u64,
+            file.md5.clone(),
+        );
+        Ok((file, content))
     }
 
     /// Deletes one of the caller's files; its bytes go once no other file or movie shares them.

@@ -4,7 +4,8 @@
 //! - [`Accounts`]: registration, login with lockout, sessions, VIP;
 //! - [`Movies`]: upload, list, delete, download with the wait and price policy, download records;
 //! - [`Notices`]: publish, list, and live push to subscribers;
-//! - [`Files`]: each person's private netdisk.
+//! - [`Files`]: each person's private netdisk;
+//! - [`Uploads`]: movies and files sent in chunks, resumable.
 //!
 //! [`Netdisk`] opens them together and hands each out. Every operation that needs a logged-in
 //! person takes a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`]
@@ -19,6 +20,7 @@ mod files;
 mod movies;
 mod notices;
 mod transfer;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -38,9 +40,11 @@ pub use content::StartupReport;
 pub use files::{FileDownload, Files};
 pub use movies::{
     MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload, Movies, RecordView,
+    Viewing, ViewingContent,
 };
 pub use notices::{NoticeSubscription, NoticeView, Notices};
-pub use transfer::Transfer;
+pub use transfer::{StoredContent, Transfer};
+pub use uploads::{Appended, NewUpload, UploadKind, UploadProgress, Uploads};
 
 /// Largest page a list returns, and its default size (the contract's `limit` default).
 pub const MAX_PAGE: u64 = 1000;
@@ -72,6 +76,7 @@ pub struct Netdisk {
     movies: Movies,
     notices: Notices,
     files: Files,
+    uploads: Uploads,
     topics: Topics,
 }
 
@@ -112,9 +117,12 @@ impl Netdisk {
         let content = Content::new(shared.clone());
         let report = content.check_storage().await?;
         let accounts = Accounts::open(shared.clone()).await?;
+        let movies = Movies::new(shared.clone(), accounts.clone(), content.clone());
+        let files = Files::new(shared.clone(), content);
         let netdisk = Netdisk {
-            movies: Movies::new(shared.clone(), accounts.clone(), content.clone()),
-            files: Files::new(shared.clone(), content),
+            uploads: Uploads::new(shared.clone(), movies.clone(), files.clone()),
+            movies,
+            files,
             notices: Notices::new(shared.clone(), topics.clone()),
             topics,
             accounts,
@@ -141,6 +149,11 @@ impl Netdisk {
     /// Personal files.
     pub fn files(&self) -> &Files {
         &self.files
+    }
+
+    /// Resumable uploads of movies and personal files.
+    pub fn uploads(&self) -> &Uploads {
+        &self.uploads
     }
 
     /// Publish/subscribe between the services and every server process on the database.

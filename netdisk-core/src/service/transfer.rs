@@ -1,11 +1,15 @@
 //! [`Transfer`]: the bytes of a download, read in constant memory from an offset, counting what
-//! was read so that the service can tell a complete transfer from an interrupted one.
+//! was read so that the service can tell a complete transfer from an interrupted one; and
+//! [`StoredContent`], stored bytes a download may read any range of.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::fs::File;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf, Take};
+
+use crate::error::Result;
+use crate::storage::Storage;
 
 /// The remaining bytes of a stored file, from the requested offset to its end.
 #[derive(Debug)]
@@ -51,5 +55,42 @@ impl AsyncRead for Transfer {
         let read = (buf.filled().len() - before) as u64;
         self.sent += read;
         polled
+    }
+}
+
+/// Stored bytes that can be read from any offset, for downloads that ask for ranges: the
+/// content of a movie being watched or of a personal file.
+#[derive(Debug, Clone)]
+pub struct StoredContent {
+    storage: Storage,
+    path: String,
+    size: u64,
+    md5: String,
+}
+
+impl StoredContent {
+    pub(crate) fn new(storage: Storage, path: String, size: u64, md5: String) -> Self {
+        StoredContent {
+            storage,
+            path,
+            size,
+            md5,
+        }
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The hex MD5 of the content (what an `ETag` can be made of: equal content, equal hash).
+    pub fn md5(&self) -> &str {
+        &self.md5
+    }
+
+    /// `len` bytes from `start` (fewer if the content ends first), read in constant memory.
+    pub async fn read(&self, start: u64, len: u64) -> Result<Transfer> {
+        let (file, remaining) = self.storage.open_blob(&self.path, start).await?;
+        Ok(Transfer::new(file, remaining.min(len)))
     }
 }

@@ -6,6 +6,7 @@
 //! ```text
 //! <root>/tmp/<32 random hex chars>.part         an upload in progress (or a crash leftover)
 //! <root>/blobs/<ab>/<sha256 hex>-<blob_id>      a stored blob; <ab> = first two hex chars of the sha
+//! <root>/staged/<upload id>.part                 a resumable upload's bytes so far (`staged`)
 //! ```
 //!
 //! Content is addressed by its SHA-256 so the caller can deduplicate identical uploads; the
@@ -36,6 +37,7 @@
 mod hashing;
 mod layout;
 mod receive;
+mod staged;
 mod writeback;
 
 #[cfg(test)]

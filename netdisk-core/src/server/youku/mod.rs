@@ -27,7 +27,7 @@ pub use request::{Malformed, ParsedRequest, parse};
 pub const DOOR: Door = Door {
     name: "youku",
     default_addr: loopback(8080),
-    serve: framed::serve_tcp::<Youku>,
+    open: framed::open::<Youku>,
 };
 
 /// Serves one Youku connection until the client leaves, breaks the protocol, or `shutdown`

@@ -1,6 +1,10 @@
 //! Movies: duplicate check, upload, paged lists, soft delete, and downloads with the wait-time
 //! and price policy; the download record is written only once the whole transfer was read, and
-//! its owner lists their records.
+//! its owner lists their records. Browsers watch through viewings (`viewings`).
+
+mod viewings;
+
+pub use viewings::{Viewing, ViewingContent};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -183,16 +187,8 @@ impl Movies {
         upload: MovieUpload<'_>,
         reader: &mut R,
     ) -> Result<i64> {
-        caller.require(UserType::Admin)?;
-        check_text("a movie name", upload.name, MAX_MOVIE_NAME_CHARS)?;
+        self.check_upload(caller, upload).await?;
         let limit = self.shared.config.max_movie_bytes;
-        if upload.size > limit {
-            return Err(ServiceError::TooLarge {
-                size: upload.size,
-                limit,
-            });
-        }
-        self.check(caller, upload.md5).await?;
         let received = self
             .shared
             .storage
@@ -219,6 +215,21 @@ impl Movies {
             .await?;
         self.pages.clear(|_, _| true);
         Ok(movie.id)
+    }
+
+    /// The checks of [`Movies::upload`] that need no bytes: role, name, MD5 shape, size limit,
+    /// duplicate.
+    pub async fn check_upload(&self, caller: &Caller, upload: MovieUpload<'_>) -> Result<()> {
+        caller.require(UserType::Admin)?;
+        check_text("a movie name", upload.name, MAX_MOVIE_NAME_CHARS)?;
+        let limit = self.shared.config.max_movie_bytes;
+        if upload.size > limit {
+            return Err(ServiceError::TooLarge {
+                size: upload.size,
+                limit,
+            });
+        }
+        self.check(caller, upload.md5).await
     }
 
     /// A page of live movies, newest first, with the total that match. Any logged-in caller.
@@ -297,24 +308,13 @@ impl Movies {
         offset: u64,
     ) -> Result<MovieDownload> {
         caller.require(UserType::User)?;
-        let movie = Movie::query()
-            .filter(Movie::ID.eq(movie_id) & live())
-            .first(&self.shared.db)
-            .await?
-            .ok_or(ServiceError::NotFound("no such movie"))?;
+        let movie = self.live_movie(movie_id).await?;
         if offset > movie.size as u64 {
             return Err(ServiceError::bad_request(
                 "offset is past the end of the movie",
             ));
         }
-        let is_vip = self.accounts.profile(caller).await?.is_vip;
-        let config = &self.shared.config;
-        let (wait_secs, price) = match (movie.is_free, is_vip) {
-            (true, false) => (config.free_wait_secs, 0),
-            (true, true) => (0, 0),
-            (false, true) => (0, config.vip_price),
-            (false, false) => (0, config.regular_price),
-        };
+        let (wait_secs, price) = self.terms(caller, &movie).await?;
         let (file, remaining) = self
             .shared
             .storage
@@ -327,6 +327,28 @@ impl Movies {
             transfer: Transfer::new(file, remaining),
             user_id: caller.user_id,
         })
+    }
+
+    /// What `movie` costs the caller and how long they wait for it, by the configuration and
+    /// the caller's VIP state at this moment: (wait in seconds, price).
+    pub async fn terms(&self, caller: &Caller, movie: &Movie) -> Result<(u64, i64)> {
+        let is_vip = self.accounts.profile(caller).await?.is_vip;
+        let config = &self.shared.config;
+        Ok(match (movie.is_free, is_vip) {
+            (true, false) => (config.free_wait_secs, 0),
+            (true, true) => (0, 0),
+            (false, true) => (0, config.vip_price),
+            (false, false) => (0, config.regular_price),
+        })
+    }
+
+    /// A live movie by id.
+    async fn live_movie(&self, movie_id: i64) -> Result<Movie> {
+        Movie::query()
+            .filter(Movie::ID.eq(movie_id) & live())
+            .first(&self.shared.db)
+            .await?
+            .ok_or(ServiceError::NotFound("no such movie"))
     }
 
     /// The caller's own download records, newest first. Users only.

@@ -1,0 +1,130 @@
+//! The HTTP door (default 127.0.0.1:5000): the video site and the netdisk in a web browser,
+//! and a small JSON API under `/api/` for scripts and apps, on the same services, accounts and
+//! sessions as the TCP doors.
+//!
+//! - `pages`: server-rendered pages (askama templates in `netdisk-core/templates/`) and their
+//!   form posts; `api`: the JSON API (described in `docs/http-api.md`);
+//! - `auth`: who is asking (the session cookie, or `Authorization: Bearer` for the API);
+//!   `same_origin`: refusing cross-site writes; `failure`: a service error as a page or JSON;
+//! - `ranged`: movie and file bytes with `Range`, `ETag`, `If-Range` and friends, streamed;
+//! - `assets`: the CSS, JavaScript and icons, compiled into the binary (nothing is fetched
+//!   from elsewhere at run time).
+//!
+//! Each accepted connection is served by hyper with the door's one router: request headers
+//! must arrive within `frame_timeout_secs` and a body within its route's limit and timeout; a
+//! shutdown lets requests in flight finish and ends live streams (`/notices/events`).
+
+mod api;
+mod assets;
+mod auth;
+mod body;
+mod content;
+mod failure;
+mod log;
+mod pages;
+mod ranged;
+mod same_origin;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpStream;
+
+use super::connection::Limits;
+use super::door::{Door, ServeConnection, Served, Shutdown, loopback};
+use crate::Netdisk;
+
+/// The HTTP door.
+pub const DOOR: Door = Door {
+    name: "http",
+    default_addr: loopback(5000),
+    open,
+};
+
+/// Largest body of a form or a JSON request.
+const FORM_LIMIT: usize = 64 * 1024;
+/// Largest chunk of a resumable upload.
+pub const CHUNK_LIMIT: usize = 8 << 20;
+
+/// What every handler gets: the services, the limits, and the shutdown signal live streams end
+/// on.
+#[derive(Clone)]
+struct App {
+    netdisk: Netdisk,
+    limits: Limits,
+    shutdown: Shutdown,
+}
+
+fn open(netdisk: Netdisk, limits: Limits, shutdown: Shutdown) -> ServeConnection {
+    let app = App {
+        netdisk,
+        limits,
+        shutdown: shutdown.clone(),
+    };
+    let router = router(app);
+    Arc::new(move |stream: TcpStream| -> Served {
+        Box::pin(serve_connection(
+            router.clone(),
+            stream,
+            limits,
+            shutdown.clone(),
+        ))
+    })
+}
+
+/// Every route, with the limits and checks all of them share: a form or JSON body must come
+/// whole within `frame_timeout`, an upload chunk within `stall_timeout`.
+fn router(app: App) -> Router {
+    let forms = body::Limit {
+        max: FORM_LIMIT,
+        deadline: app.limits.frame_timeout,
+    };
+    let chunks = body::Limit {
+        max: CHUNK_LIMIT,
+        deadline: app.limits.stall_timeout,
+    };
+    let requests = Router::new()
+        .merge(pages::routes())
+        .merge(content::routes())
+        .nest("/api", api::routes())
+        .layer(axum::middleware::from_fn_with_state(forms, body::buffer));
+    let uploads = Router::new()
+        .nest("/api", api::upload_routes())
+        .layer(axum::middleware::from_fn_with_state(chunks, body::buffer));
+    Router::new()
+        .merge(requests)
+        .merge(uploads)
+        .merge(assets::routes())
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(same_origin::refuse_cross_site))
+        .layer(axum::middleware::from_fn(log::log_request))
+        .with_state(app)
+}
+
+/// Serves HTTP/1.1 on one connection until the client closes it, a request's headers take
+/// longer than `frame_timeout`, or the server shuts down (requests in flight finish first).
+async fn serve_connection(
+    router: Router,
+    stream: TcpStream,
+    limits: Limits,
+    mut shutdown: Shutdown,
+) {
+    let service = TowerToHyperService::new(router);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.frame_timeout.max(Duration::from_millis(1)));
+    let connection = http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = shutdown.changed() => {}
+    }
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
+}

@@ -1,0 +1,83 @@
+//! The pages: rendered on the server from askama templates (`netdisk-core/templates/`, checked
+//! when the crate compiles; every value is HTML-escaped), with forms that post back here and a
+//! little JavaScript (`assets/app.js`) where a page must be live: the movie player's countdown,
+//! uploads with progress, and notices arriving while a page is open.
+
+mod accounts;
+mod admin;
+mod files;
+mod movies;
+mod notices;
+
+use askama::Template;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use super::App;
+use crate::{Caller, UserType};
+
+pub(super) fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/movies") }))
+        .merge(accounts::routes())
+        .merge(movies::routes())
+        .merge(notices::routes())
+        .merge(files::routes())
+        .merge(admin::routes())
+}
+
+/// The navigation bar's view of who is looking and where.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Nav {
+    /// The logged-in person, if any.
+    pub user: Option<NavUser>,
+    /// Which section the page is in (`movies`, `notices`, ...), to mark it.
+    pub here: &'static str,
+}
+
+/// The logged-in person, as the navigation shows them.
+#[derive(Debug, Clone)]
+pub(super) struct NavUser {
+    pub name: String,
+    pub is_admin: bool,
+}
+
+impl Nav {
+    /// The navigation of `caller` in section `here`.
+    pub(super) fn of(caller: &Caller, here: &'static str) -> Nav {
+        Nav {
+            user: Some(NavUser {
+                name: caller.name().to_owned(),
+                is_admin: caller.user_type() == UserType::Admin,
+            }),
+            here,
+        }
+    }
+
+    /// The navigation of someone not logged in.
+    pub(super) fn anonymous(here: &'static str) -> Nav {
+        Nav { user: None, here }
+    }
+}
+
+/// A template as an HTML response (a 500 if it cannot render, which the types make unlikely).
+pub(super) fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// After a form post: see the page at `to` (303, so that reloading does not post again).
+pub(super) fn see(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
