@@ -1,12 +1,13 @@
-//! Request bodies in whole: each route group reads its bodies into memory up to a size limit
-//! and within a deadline for the whole body, so a client sending one byte at a time, or more
-//! than the route takes, is answered (408, 413) instead of holding the connection.
+//! Request bodies in whole: every body is read into memory up to a size limit and within a
+//! deadline for the whole body (an upload chunk's limits are larger than a form's), so a client
+//! sending one byte at a time, or more than the route takes, is answered (408, 413) instead of
+//! holding the connection.
 
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
@@ -20,8 +21,24 @@ pub(super) struct Limit {
     pub deadline: Duration,
 }
 
-/// Reads the request's body whole within `limit`, then hands the request on.
-pub(super) async fn buffer(State(limit): State<Limit>, request: Request, next: Next) -> Response {
+/// The limits of forms and JSON requests, and of upload chunks.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Every request but a chunk.
+    pub forms: Limit,
+    /// `PATCH /api/uploads/{token}`.
+    pub chunks: Limit,
+}
+
+/// Reads the request's body whole within its limit, then hands the request on.
+pub(super) async fn buffer(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+    let is_chunk =
+        request.method() == Method::PATCH && request.uri().path().starts_with("/api/uploads/");
+    let limit = if is_chunk {
+        limits.chunks
+    } else {
+        limits.forms
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)

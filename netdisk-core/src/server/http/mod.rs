@@ -79,27 +79,23 @@ fn open(netdisk: Netdisk, limits: Limits, shutdown: Shutdown) -> ServeConnection
 /// Every route, with the limits and checks all of them share: a form or JSON body must come
 /// whole within `frame_timeout`, an upload chunk within `stall_timeout`.
 fn router(app: App) -> Router {
-    let forms = body::Limit {
-        max: FORM_LIMIT,
-        deadline: app.limits.frame_timeout,
+    let bodies = body::Limits {
+        forms: body::Limit {
+            max: FORM_LIMIT,
+            deadline: app.limits.frame_timeout,
+        },
+        chunks: body::Limit {
+            max: CHUNK_LIMIT,
+            deadline: app.limits.stall_timeout,
+        },
     };
-    let chunks = body::Limit {
-        max: CHUNK_LIMIT,
-        deadline: app.limits.stall_timeout,
-    };
-    let requests = Router::new()
+    Router::new()
         .merge(pages::routes())
         .merge(content::routes())
         .nest("/api", api::routes())
-        .layer(axum::middleware::from_fn_with_state(forms, body::buffer));
-    let uploads = Router::new()
-        .nest("/api", api::upload_routes())
-        .layer(axum::middleware::from_fn_with_state(chunks, body::buffer));
-    Router::new()
-        .merge(requests)
-        .merge(uploads)
         .merge(assets::routes())
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(bodies, body::buffer))
         .layer(axum::middleware::from_fn(same_origin::refuse_cross_site))
         .layer(axum::middleware::from_fn(log::log_request))
         .with_state(app)

@@ -108,7 +108,8 @@ fn parse_range(range: &str, size: u64) -> Option<Option<(u64, u64)>> {
 }
 
 /// A `Content-Disposition` for `name`: an ASCII fallback with anything unsafe replaced, and
-/// the exact name percent-encoded in `filename*` (RFC 6266).
+/// the exact name percent-encoded in `filename*` (RFC 6266). No path separator survives in
+/// either.
 fn content_disposition(disposition: Disposition, name: &str) -> HeaderValue {
     let kind = match disposition {
         Disposition::Inline => "inline",
@@ -117,7 +118,7 @@ fn content_disposition(disposition: Disposition, name: &str) -> HeaderValue {
     let fallback: String = name
         .chars()
         .map(|c| {
-            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%' | ';') || c == ' ' {
+            if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '/' | '%' | ';') || c == ' ' {
                 c
             } else {
                 '_'

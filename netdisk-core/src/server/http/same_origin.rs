@@ -1,9 +1,13 @@
 //! Refusing cross-site writes (CSRF). A request that changes something (any method but `GET`,
-//! `HEAD` and `OPTIONS`) and may carry the session cookie must come from one of the site's own
-//! pages: its `Origin` names this host, or, without `Origin`, `Sec-Fetch-Site` says
-//! `same-origin`. Anything else, a request with neither included, is refused with 403. A
-//! request authenticated by `Authorization: Bearer` alone (a script, an app) carries no
-//! ambient credential, so it needs no origin.
+//! `HEAD` and `OPTIONS`) must come from one of the site's own pages (its `Origin` names this
+//! host, or, without `Origin`, `Sec-Fetch-Site` says `same-origin`) when another site could
+//! have made a browser send it: when it carries the session cookie, or when its body is one a
+//! plain HTML form can send (`application/x-www-form-urlencoded`, `multipart/form-data`,
+//! `text/plain`: a login form posted from elsewhere). Anything else is refused with 403, a
+//! request with no origin information included. A script or an app sending JSON or bytes with
+//! `Authorization: Bearer` and no cookie carries no ambient credential, and a browser would not
+//! send such a request across sites without a CORS permission this door never grants: it needs
+//! no origin.
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -18,7 +22,9 @@ pub(super) async fn refuse_cross_site(request: Request, next: Next) -> Response 
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if safe || is_bearer_only(request.headers()) || is_same_origin(request.headers()) {
+    let headers = request.headers();
+    let forgeable = carries_session_cookie(headers) || is_form_like(headers);
+    if safe || !forgeable || is_same_origin(headers) {
         return next.run(request).await;
     }
     (
@@ -28,17 +34,32 @@ pub(super) async fn refuse_cross_site(request: Request, next: Next) -> Response 
         .into_response()
 }
 
-fn is_bearer_only(headers: &HeaderMap) -> bool {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "));
-    let cookie = headers
+fn carries_session_cookie(headers: &HeaderMap) -> bool {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains(SESSION_COOKIE));
-    bearer && !cookie
+        .any(|v| v.contains(SESSION_COOKIE))
+}
+
+/// Whether the body's type is one a cross-site HTML form can send (a "simple" request in CORS
+/// terms). A request without a body type carries no form, so no credentials to log in with.
+fn is_form_like(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let essence = content_type
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "application/x-www-form-urlencoded" | "multipart/form-data" | "text/plain" | ""
+    )
 }
 
 fn is_same_origin(headers: &HeaderMap) -> bool {
@@ -106,16 +127,35 @@ mod tests {
     }
 
     #[test]
-    fn a_bearer_token_alone_needs_no_origin_but_a_cookie_does() {
-        assert!(is_bearer_only(&headers(&[("authorization", "Bearer abc")])));
-        let both = headers(&[
-            ("authorization", "Bearer abc"),
-            ("cookie", "netdisk_session=abc"),
-        ]);
-        assert!(!is_bearer_only(&both));
-        assert!(!is_bearer_only(&headers(&[(
+    fn only_a_cookie_or_a_form_body_can_be_forged() {
+        assert!(!carries_session_cookie(&headers(&[(
+            "authorization",
+            "Bearer abc"
+        )])));
+        assert!(carries_session_cookie(&headers(&[(
             "cookie",
-            "netdisk_session=abc"
+            "a=1; netdisk_session=abc"
+        )])));
+        assert!(!is_form_like(&headers(&[])));
+        assert!(is_form_like(&headers(&[(
+            "content-type",
+            "text/plain;charset=UTF-8"
+        )])));
+        assert!(is_form_like(&headers(&[(
+            "content-type",
+            "application/x-www-form-urlencoded"
+        )])));
+        assert!(is_form_like(&headers(&[(
+            "content-type",
+            "Multipart/Form-Data; boundary=x"
+        )])));
+        assert!(!is_form_like(&headers(&[(
+            "content-type",
+            "application/json"
+        )])));
+        assert!(!is_form_like(&headers(&[(
+            "content-type",
+            "application/offset+octet-stream"
         )])));
     }
 }

@@ -19,8 +19,6 @@ use super::auth::ApiCaller;
 use super::failure;
 use crate::{MovieKind, MovieQuery, NewAccount, Result, UserType};
 
-pub(super) use uploads::routes as upload_routes;
-
 pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/signup", post(signup))
@@ -35,6 +33,7 @@ pub(super) fn routes() -> Router<App> {
         .route("/notices", get(notices).post(release_notice))
         .route("/files", get(files))
         .route("/files/{id}", delete(delete_file))
+        .merge(uploads::routes())
 }
 
 /// A service's answer as JSON, or its error.

@@ -1,6 +1,7 @@
 //! Resumable uploads over HTTP, in the manner of tus: `POST /api/uploads` announces the upload
 //! (what it becomes, its name, size and MD5) and gets a token; each `PATCH
-//! /api/uploads/{token}` carries the next chunk (at most `CHUNK_LIMIT` bytes) with
+//! /api/uploads/{token}` carries the next chunk (at most `CHUNK_LIMIT` bytes, within
+//! `stall_timeout_secs`) with
 //! `Upload-Offset: <where it starts>`; `GET /api/uploads/{token}` says how much arrived (where
 //! to go on after a cut connection); `DELETE` gives up. The chunk that completes the upload
 //! answers with the new movie's or file's id. The rules are the services' (`Uploads`).
@@ -20,7 +21,7 @@ use super::super::failure;
 use super::{answer, ok};
 use crate::{Appended, NewUpload, ServiceError, UploadKind};
 
-pub(in super::super) fn routes() -> Router<App> {
+pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/uploads", post(begin))
         .route("/uploads/{token}", get(status).patch(append).delete(cancel))

@@ -1,0 +1,25 @@
+//! The HTTP door over real sockets, on SQLite and MariaDB: accounts and the session cookie,
+//! the movie pages and the viewing rules, ranged content, resumable uploads, notices pushed
+//! over Server-Sent Events, and what a hostile client or another user may not do.
+
+#[path = "../support/faults.rs"]
+#[allow(dead_code)]
+mod faults;
+#[path = "../support/scenarios.rs"]
+#[allow(dead_code)]
+mod scenarios;
+#[path = "../support/mod.rs"]
+mod support;
+
+mod accounts;
+mod content;
+mod hostile;
+mod movies;
+mod notices;
+mod uploads;
+mod web;
+
+type Result = mini_orm::Result<()>;
+
+/// A fixed start for the tests that move a clock: 2025-01-01T00:00:00Z.
+const EPOCH: i64 = 1_735_689_600;
