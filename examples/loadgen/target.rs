@@ -92,6 +92,7 @@ impl Target {
                 "--youku",
                 "127.0.0.1:0",
                 "--no-netdisk",
+                "--no-http",
                 "--max-connections",
             ])
             .arg((needs.connections + 64).max(1024).to_string())

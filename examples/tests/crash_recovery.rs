@@ -164,6 +164,7 @@ impl Server {
             "127.0.0.1:0",
             "--netdisk",
             "127.0.0.1:0",
+            "--no-http",
         ]);
         // The server reads its configuration from NETDISK_* variables and refuses unknown ones,
         // such as this test's own.

@@ -3,7 +3,8 @@
 //! works on the other, and a logout on either ends it on both (on the other within a second); a file and a movie uploaded through
 //! one are listed and downloaded intact through the other (and the download's record is seen
 //! through the first); a notice published on one is pushed, exactly once, to the subscribers of
-//! both: with in-process pub/sub through each server's database check (`pubsub_check_ms`, 100 ms
+//! both, and to a browser's event stream (`/notices/events`) on the other's HTTP door: with
+//! in-process pub/sub through each server's database check (`pubsub_check_ms`, 100 ms
 //! here), and with `--pubsub redis://127.0.0.1:6379` through Redis alone (the check is off).
 //!
 //! ```text
@@ -26,7 +27,7 @@ use mini_orm::backend_tests;
 use mini_orm::testing::TestDb;
 use serde_json::json;
 use support::{content, write_file};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 type Result = mini_orm::Result<()>;
@@ -36,16 +37,17 @@ const START_LIMIT: Duration = Duration::from_secs(30);
 /// How long a notice published on one server may take to reach the other's subscribers.
 const PUSH_LIMIT: Duration = Duration::from_secs(5);
 
-/// One running `server` process: its Youku address and everything it printed so far.
+/// One running `server` process: its Youku and HTTP addresses and everything it printed so far.
 struct ServerProcess {
     child: Child,
     addr: String,
+    http: String,
     output: Arc<Mutex<String>>,
 }
 
 impl ServerProcess {
-    /// Starts the server on database `db` and data directory `data_dir`, Youku protocol only, on
-    /// a free loopback port, with extra environment `env`; waits until it listens.
+    /// Starts the server on database `db` and data directory `data_dir`, the Youku and HTTP
+    /// doors only, on free loopback ports, with extra environment `env`; waits until it listens.
     async fn start(db: &str, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
             .args([
@@ -54,6 +56,8 @@ impl ServerProcess {
                 "--youku",
                 "127.0.0.1:0",
                 "--no-netdisk",
+                "--http",
+                "127.0.0.1:0",
                 "--data-dir",
             ])
             .arg(data_dir)
@@ -73,8 +77,8 @@ impl ServerProcess {
             Some(found),
         ));
         tokio::spawn(collect(child.stderr.take().unwrap(), output.clone(), None));
-        let addr = match tokio::time::timeout(START_LIMIT, listening).await {
-            Ok(Ok(addr)) => addr,
+        let (addr, http) = match tokio::time::timeout(START_LIMIT, listening).await {
+            Ok(Ok(addrs)) => addrs,
             _ => panic!(
                 "the server did not start listening:\n{}",
                 output.lock().unwrap()
@@ -83,6 +87,7 @@ impl ServerProcess {
         ServerProcess {
             child,
             addr,
+            http,
             output,
         }
     }
@@ -103,23 +108,86 @@ impl ServerProcess {
 async fn collect(
     stream: impl AsyncRead + Unpin,
     output: Arc<Mutex<String>>,
-    mut found: Option<tokio::sync::oneshot::Sender<String>>,
+    mut found: Option<tokio::sync::oneshot::Sender<(String, String)>>,
 ) {
     let mut lines = BufReader::new(stream).lines();
+    let (mut youku, mut http) = (None, None);
     while let Ok(Some(line)) = lines.next_line().await {
-        let addr = line
-            .strip_prefix("youku door on ")
-            .and_then(|rest| rest.split_whitespace().next())
-            .map(|addr| addr.trim_end_matches(':').to_owned());
-        if let Some(addr) = addr
+        let door_addr = |door: &str| {
+            line.strip_prefix(&format!("{door} door on "))
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(|addr| addr.trim_end_matches(':').to_owned())
+        };
+        youku = youku.or_else(|| door_addr("youku"));
+        http = http.or_else(|| door_addr("http"));
+        if let (Some(youku), Some(http)) = (&youku, &http)
             && let Some(sender) = found.take()
         {
-            let _ = sender.send(addr);
+            let _ = sender.send((youku.clone(), http.clone()));
         }
         let mut output = output.lock().unwrap();
         output.push_str(&line);
         output.push('\n');
     }
+}
+
+/// A browser's notice stream on the HTTP door at `http`, logged in as `name` (password `pw`,
+/// as the clients send it): `GET /notices/events` over a plain socket, and what it sent so far.
+struct EventStream {
+    stream: tokio::net::TcpStream,
+    seen: String,
+}
+
+impl EventStream {
+    async fn open(http: &str, name: &str) -> EventStream {
+        let login = json!({"name": name, "password": hash_password("pw")}).to_string();
+        let answer = http_exchange(
+            http,
+            &format!(
+                "POST /api/login HTTP/1.1\r\nHost: {http}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{login}",
+                login.len()
+            ),
+        )
+        .await;
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+        let token: serde_json::Value = serde_json::from_str(body).unwrap();
+        let token = token["token"].as_str().expect("an HTTP login").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(http).await.unwrap();
+        let request = format!(
+            "GET /notices/events HTTP/1.1\r\nHost: {http}\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        EventStream {
+            stream,
+            seen: String::new(),
+        }
+    }
+
+    /// Reads what arrives within `wait`.
+    async fn read_for(&mut self, wait: Duration) {
+        let mut buf = [0u8; 4096];
+        while let Ok(Ok(n)) = tokio::time::timeout(wait, self.stream.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+
+    /// How many `notice` events arrived.
+    fn notices(&self) -> usize {
+        self.seen.matches("event: notice").count()
+    }
+}
+
+/// Sends `request` to `addr` and reads the answer to the end.
+async fn http_exchange(addr: &str, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer
 }
 
 /// Two servers on the database of `t`, sharing one data directory, with extra environment `env`.
@@ -320,6 +388,8 @@ async fn notice_pushed_once_on_both(t: &TestDb, env: &[(&str, &str)]) -> Result 
     on_b.subscribe().await.unwrap();
     let mut on_a = logged_in(&a.addr, Role::User, "alice", true).await;
     on_a.subscribe().await.unwrap();
+    let mut browser_on_b = EventStream::open(&b.http, "bob").await;
+    browser_on_b.read_for(Duration::from_millis(200)).await;
     let published = Instant::now();
     admin
         .release_notice("Maintenance", "tonight")
@@ -327,8 +397,10 @@ async fn notice_pushed_once_on_both(t: &TestDb, env: &[(&str, &str)]) -> Result 
         .unwrap();
 
     let mut heard = [Vec::new(), Vec::new()];
-    while heard.iter().any(Vec::is_empty) && published.elapsed() < PUSH_LIMIT {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    while (heard.iter().any(Vec::is_empty) || browser_on_b.notices() == 0)
+        && published.elapsed() < PUSH_LIMIT
+    {
+        browser_on_b.read_for(Duration::from_millis(20)).await;
         heard[0].extend(on_a.pushed_notices().await);
         heard[1].extend(on_b.pushed_notices().await);
     }
@@ -339,7 +411,7 @@ async fn notice_pushed_once_on_both(t: &TestDb, env: &[(&str, &str)]) -> Result 
         b.output()
     );
     // Several poll intervals more: nothing is pushed twice.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    browser_on_b.read_for(Duration::from_millis(800)).await;
     heard[0].extend(on_a.pushed_notices().await);
     heard[1].extend(on_b.pushed_notices().await);
     for (name, pushed) in ["A", "B"].iter().zip(&heard) {
@@ -353,6 +425,13 @@ async fn notice_pushed_once_on_both(t: &TestDb, env: &[(&str, &str)]) -> Result 
         heard[0], heard[1],
         "the same notice, the same time, on both"
     );
+    assert_eq!(
+        browser_on_b.notices(),
+        1,
+        "one event on B's HTTP door: {}",
+        browser_on_b.seen
+    );
+    assert!(browser_on_b.seen.contains("\"title\":\"Maintenance\""));
     println!("a notice published on A reached subscribers of both in {reached_both:?}");
 
     a.stop().await;

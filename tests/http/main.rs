@@ -3,10 +3,8 @@
 //! over Server-Sent Events, and what a hostile client or another user may not do.
 
 #[path = "../support/faults.rs"]
-#[allow(dead_code)]
 mod faults;
 #[path = "../support/scenarios.rs"]
-#[allow(dead_code)]
 mod scenarios;
 #[path = "../support/mod.rs"]
 mod support;

@@ -28,9 +28,11 @@ impl TestServer {
         let config = Config {
             data_dir: dir.path().to_owned(),
             free_wait_secs: 0,
-            server: ServerConfig::default()
-                .with_door("youku", Listen::At("127.0.0.1:0".parse().unwrap()))
-                .with_door("netdisk", Listen::Off),
+            server: ServerConfig {
+                doors: server::every_door(Listen::Off),
+                ..ServerConfig::default()
+            }
+            .with_door("youku", Listen::At("127.0.0.1:0".parse().unwrap())),
             ..Config::default()
         };
         let db = mini_orm::Db::connect("sqlite::memory:").await.unwrap();

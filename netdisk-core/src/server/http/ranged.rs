@@ -148,17 +148,16 @@ pub(super) async fn serve(
         .header(header::CACHE_CONTROL, "private, no-cache");
     let (status, start, len) = match answer {
         Answer::NotModified => {
-            return Ok(response
-                .status(StatusCode::NOT_MODIFIED)
-                .body(Body::empty())
-                .map_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response(), |r| r));
+            return Ok(finish(
+                response.status(StatusCode::NOT_MODIFIED),
+                Body::empty(),
+            ));
         }
         Answer::Unsatisfiable => {
-            return Ok(response
+            let response = response
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{size}"))
-                .body(Body::empty())
-                .map_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response(), |r| r));
+                .header(header::CONTENT_RANGE, format!("bytes */{size}"));
+            return Ok(finish(response, Body::empty()));
         }
         Answer::Whole => (StatusCode::OK, 0, size),
         Answer::Part { start, end } => {
@@ -181,9 +180,15 @@ pub(super) async fn serve(
         let bytes = content.read(start, len).await?;
         Body::from_stream(ReaderStream::with_capacity(bytes, STREAM_BUFFER))
     };
-    Ok(response
+    Ok(finish(response, body))
+}
+
+/// The response `builder` makes with `body` (a 500 if a header were invalid, which the values
+/// above never are).
+fn finish(builder: axum::http::response::Builder, body: Body) -> Response {
+    builder
         .body(body)
-        .map_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response(), |r| r))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// Whether a request reads bytes (and so counts as watching), rather than only asking about

@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use super::super::App;
 use super::super::auth::Member;
 use super::super::failure;
-use super::{Nav, render, see};
+use super::{Nav, human_size, render, see};
 use crate::models::UserFile;
 
 pub(super) fn routes() -> Router<App> {
@@ -39,21 +39,6 @@ impl From<UserFile> for FileRow {
     }
 }
 
-/// `bytes` for people: `512 B`, `1.5 KB`, `3.2 MB`, `1.1 GB`.
-pub(super) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[derive(Template)]
 #[template(path = "files.html")]
 struct FilesPage {
@@ -78,19 +63,5 @@ async fn delete(State(app): State<App>, Member(caller): Member, Path(id): Path<i
     match app.netdisk.files().delete(&caller, id).await {
         Ok(()) => see("/files"),
         Err(error) => failure::page(error, Some(Nav::of(&caller, "files"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_size;
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1536), "1.5 KB");
-        assert_eq!(human_size(5 << 20), "5.0 MB");
-        assert_eq!(human_size(3 << 30), "3.0 GB");
     }
 }

@@ -77,7 +77,36 @@ pub(super) fn render(page: &impl Template) -> Response {
     }
 }
 
+/// `bytes` for people: `512 B`, `1.5 KB`, `3.2 MB`, `1.1 GB`.
+pub(super) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// After a form post: see the page at `to` (303, so that reloading does not post again).
 pub(super) fn see(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_size;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KB");
+        assert_eq!(human_size(5 << 20), "5.0 MB");
+        assert_eq!(human_size(3 << 30), "3.0 GB");
+    }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::super::App;
 use super::super::auth::Member;
 use super::super::failure;
-use super::{Nav, render, see};
+use super::{Nav, human_size, render, see};
 use crate::{MovieKind, MovieQuery, MovieSummary, RecordView, UserType};
 
 /// Movies on one page of the catalogue.
@@ -111,7 +111,7 @@ struct MoviePage {
     id: i64,
     name: String,
     is_free: bool,
-    size_mb: String,
+    size: String,
     upload_time: String,
     is_admin: bool,
     wait_secs: u64,
@@ -137,7 +137,7 @@ async fn movie_page(
         id: movie.id,
         name: movie.name,
         is_free: movie.is_free,
-        size_mb: format!("{:.1}", movie.size as f64 / (1 << 20) as f64),
+        size: human_size(movie.size as u64),
         upload_time: movie.upload_time,
         is_admin: caller.user_type() == UserType::Admin,
         wait_secs,
