@@ -10,6 +10,7 @@ mod scenarios;
 mod support;
 
 mod accounts;
+mod api;
 mod content;
 mod hostile;
 mod movies;
