@@ -119,9 +119,6 @@ async fn a_free_movie_waits_then_one_viewing_makes_one_record(t: &TestDb) -> Res
     for (start, part) in futures_util::future::join_all(reads).await {
         assert_eq!(&part[..], &bytes[start..start + 1000]);
     }
-    assert_eq!(part.status(), 206);
-        assert_eq!(&part.bytes().await.unwrap()[..], expected);
-    }
     assert_eq!(
         records(&web).await,
         1,
