@@ -9,8 +9,9 @@
 //!   [`Notices`], [`Files`] (the personal netdisk) and [`Uploads`] (resumable uploads). Operations that need a logged-in person
 //!   take a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`] produce.
 //!   No service sees a socket: uploads are readers, downloads are [`Transfer`]s.
-//! - [`server`] holds the doors: [`server::DOORS`] lists them (Youku, netdisk), and the
-//!   listener serves every door under one connection limit and one shutdown.
+//! - [`server`] holds the doors: [`server::DOORS`] lists them (Youku, netdisk, and HTTP: the
+//!   site in a browser and a JSON API, [`server::http`]), and the listener serves every door
+//!   under one connection limit and one shutdown.
 //! - [`topics`] is publish/subscribe across server processes: events are stored first, sent
 //!   in-process or through Redis, and caught up from the database by sequence number.
 //! - [`storage`] keeps file bytes: streamed, hashed, verified, fsynced, renamed into place, and
