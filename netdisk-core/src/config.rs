@@ -51,6 +51,12 @@ pub struct Config {
     /// Whether anyone may register an admin account. When false (the default) only the first
     /// admin may sign up.
     pub admin_signup_open: bool,
+    /// Longest chat message, in bytes of UTF-8. Default 4096.
+    pub chat_max_message_bytes: usize,
+    /// Chat messages a person may send at once before being slowed. Default 20.
+    pub chat_burst: u32,
+    /// Chat messages a second a person may send after a burst. Default 5.
+    pub chat_per_second: u32,
     /// A resumable upload that receives nothing for this many seconds is removed with its
     /// bytes. Default 86400 (a day).
     pub upload_expiry_secs: u64,
@@ -167,6 +173,9 @@ impl Default for Config {
             pubsub_check_ms: 3000,
             admin_signup_open: false,
             upload_expiry_secs: 24 * 3600,
+            chat_max_message_bytes: 4096,
+            chat_burst: 20,
+            chat_per_second: 5,
             server: ServerConfig::default(),
         }
     }

@@ -61,6 +61,12 @@ pub enum ServiceError {
         /// Seconds left to wait.
         wait_secs: u64,
     },
+    /// Too many messages too fast: the sender is slowed down.
+    #[error("slow down: you may send again in {retry_after_ms} ms")]
+    TooFast {
+        /// Milliseconds until the next message is accepted.
+        retry_after_ms: u64,
+    },
     /// The database cannot be reached; retrying later may work.
     #[error("the database is unavailable; try again later")]
     Unavailable(#[source] mini_orm::Error),
@@ -83,6 +89,7 @@ impl ServiceError {
             ServiceError::Locked { .. } => "locked",
             ServiceError::Integrity { .. } => "integrity",
             ServiceError::NotYet { .. } => "not_yet",
+            ServiceError::TooFast { .. } => "too_fast",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",
         }

@@ -6,7 +6,7 @@
 //!
 //! - [`Netdisk`] opens the services on one database, storage and clock and hands each out:
 //!   [`Accounts`] (accounts and sessions), [`Movies`] (movies and download records),
-//!   [`Notices`], [`Files`] (the personal netdisk) and [`Uploads`] (resumable uploads). Operations that need a logged-in person
+//!   [`Notices`], [`Files`] (the personal netdisk) and [`Uploads`] (resumable uploads) and [`Chat`] (chat rooms). Operations that need a logged-in person
 //!   take a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`] produce.
 //!   No service sees a socket: uploads are readers, downloads are [`Transfer`]s.
 //! - [`server`] holds the doors: [`server::DOORS`] lists them (Youku, netdisk, and HTTP: the
@@ -36,9 +36,9 @@ pub mod topics;
 pub use config::Config;
 pub use error::{Result, ServiceError};
 pub use service::{
-    Accounts, Appended, Caller, FileDownload, Files, LoginOutcome, MAX_PAGE, MovieDownload,
-    MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload, Movies, Netdisk, NewAccount,
-    NewUpload, NoticeSubscription, NoticeView, Notices, Profile, RecordView, StartupReport,
-    StoredContent, Transfer, UploadKind, UploadProgress, Uploads, UserType, Viewing,
-    ViewingContent,
+    Accounts, Appended, Caller, Chat, ChatMessage, FileDownload, Files, LOBBY, LoginOutcome,
+    MAX_PAGE, MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload, Movies,
+    Netdisk, NewAccount, NewUpload, NoticeSubscription, NoticeView, Notices, Permission, Profile,
+    RecordView, RoomSubscription, RoomView, StartupReport, StoredContent, Transfer, UploadKind,
+    UploadProgress, Uploads, UserType, Viewing, ViewingContent,
 };

@@ -1,12 +1,14 @@
 //! The service's tables, as `mini_orm` models: one file per service, beside the service that
 //! writes them (`accounts`: users and sessions; `movies`: movies and download records;
 //! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files;
-//! `uploads`: resumable uploads in progress).
+//! `uploads`: resumable uploads in progress; `chat`: rooms, memberships, permissions and
+//! nicknames).
 //!
 //! Times are text in the contract's `"YYYY-MM-DD HH:MM:SS"` form (server local time), which is
 //! what the protocol returns and sorts correctly as text.
 
 mod accounts;
+mod chat;
 mod content;
 mod files;
 mod movies;
@@ -16,6 +18,7 @@ mod uploads;
 use mini_orm::{Db, Result};
 
 pub use accounts::{Session, User};
+pub use chat::{ChatRoom, Nickname, RoomMember, UserPermission};
 pub use content::Blob;
 pub use files::UserFile;
 pub use movies::{DownloadRecord, Movie, MovieViewing};
@@ -33,5 +36,9 @@ pub async fn create_schema(db: &Db) -> Result<()> {
     db.create_table::<UserFile>().await?;
     db.create_table::<MovieViewing>().await?;
     db.create_table::<StagedUpload>().await?;
+    db.create_table::<ChatRoom>().await?;
+    db.create_table::<RoomMember>().await?;
+    db.create_table::<UserPermission>().await?;
+    db.create_table::<Nickname>().await?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! - [`Movies`]: upload, list, delete, download with the wait and price policy, download records;
 //! - [`Notices`]: publish, list, and live push to subscribers;
 //! - [`Files`]: each person's private netdisk;
-//! - [`Uploads`]: movies and files sent in chunks, resumable.
+//! - [`Uploads`]: movies and files sent in chunks, resumable;
+//! - [`Chat`]: chat rooms, permissions, nicknames and messages.
 //!
 //! [`Netdisk`] opens them together and hands each out. Every operation that needs a logged-in
 //! person takes a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`]
@@ -15,6 +16,7 @@
 mod accounts;
 mod cache;
 mod caller;
+mod chat;
 mod content;
 mod files;
 mod movies;
@@ -35,6 +37,7 @@ use crate::topics::{Options, Pubsub, Topics};
 
 pub use accounts::{Accounts, LoginOutcome, NewAccount, Profile, UserType};
 pub use caller::Caller;
+pub use chat::{Chat, ChatMessage, LOBBY, Permission, RoomSubscription, RoomView};
 use content::Content;
 pub use content::StartupReport;
 pub use files::{FileDownload, Files};
@@ -77,6 +80,7 @@ pub struct Netdisk {
     notices: Notices,
     files: Files,
     uploads: Uploads,
+    chat: Chat,
     topics: Topics,
 }
 
@@ -119,7 +123,9 @@ impl Netdisk {
         let accounts = Accounts::open(shared.clone()).await?;
         let movies = Movies::new(shared.clone(), accounts.clone(), content.clone());
         let files = Files::new(shared.clone(), content);
+        let chat = Chat::open(shared.clone(), topics.clone()).await?;
         let netdisk = Netdisk {
+            chat,
             uploads: Uploads::new(shared.clone(), movies.clone(), files.clone()),
             movies,
             files,
@@ -149,6 +155,11 @@ impl Netdisk {
     /// Personal files.
     pub fn files(&self) -> &Files {
         &self.files
+    }
+
+    /// Chat rooms.
+    pub fn chat(&self) -> &Chat {
+        &self.chat
     }
 
     /// Resumable uploads of movies and personal files.

@@ -385,6 +385,18 @@ impl Topics {
         Ok(Subscription::new(self.clone(), name, receiver, seq, true))
     }
 
+    /// At most `limit` events of `topic` stored before `seq` `before` (the newest when `None`),
+    /// newest first: a page of history, read back from the end.
+    pub async fn history(
+        &self,
+        topic: &str,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Event>, TopicsError> {
+        check_topic(topic)?;
+        Ok(store::page_before(&self.inner.db, topic, before, limit).await?)
+    }
+
     /// The last `seq` of `topic` (0 when it has no event).
     pub async fn last_seq(&self, topic: &str) -> Result<i64, TopicsError> {
         check_topic(topic)?;

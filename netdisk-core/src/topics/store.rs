@@ -107,6 +107,26 @@ pub(super) async fn page_after(
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
+/// At most `limit` events of `topic` before `before` (all when `None`), newest first.
+pub(super) async fn page_before(
+    db: &Db,
+    topic: &str,
+    before: Option<i64>,
+    limit: u64,
+) -> mini_orm::Result<Vec<Event>> {
+    let mut filter = TopicEvent::TOPIC.eq(topic);
+    if let Some(before) = before {
+        filter = filter & TopicEvent::SEQ.lt(before);
+    }
+    let rows = TopicEvent::query()
+        .filter(filter)
+        .order_by(TopicEvent::SEQ.desc())
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
 /// The last `seq` of each of `topics` that has events (one indexed query).
 pub(super) async fn last_seqs(db: &Db, topics: &[&str]) -> mini_orm::Result<Vec<(String, i64)>> {
     if topics.is_empty() {

@@ -20,7 +20,7 @@ pub(super) fn status(error: &ServiceError) -> StatusCode {
         ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
         ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        ServiceError::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Locked { .. } | ServiceError::TooFast { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Integrity { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::NotYet { .. } => StatusCode::TOO_EARLY,
         ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -38,6 +38,9 @@ fn log(error: &ServiceError) {
 fn retry_after(error: &ServiceError) -> Option<HeaderValue> {
     match error {
         ServiceError::NotYet { wait_secs } => Some(HeaderValue::from(*wait_secs)),
+        ServiceError::TooFast { retry_after_ms } => {
+            Some(HeaderValue::from(retry_after_ms.div_ceil(1000)))
+        }
         ServiceError::Unavailable(_) => Some(HeaderValue::from_static("5")),
         _ => None,
     }
