@@ -93,6 +93,7 @@ impl Target {
                 "127.0.0.1:0",
                 "--no-netdisk",
                 "--no-http",
+                "--no-chat",
                 "--max-connections",
             ])
             .arg((needs.connections + 64).max(1024).to_string())

@@ -165,6 +165,7 @@ impl Server {
             "--netdisk",
             "127.0.0.1:0",
             "--no-http",
+            "--no-chat",
         ]);
         // The server reads its configuration from NETDISK_* variables and refuses unknown ones,
         // such as this test's own.

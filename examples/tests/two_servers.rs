@@ -56,6 +56,7 @@ impl ServerProcess {
                 "--youku",
                 "127.0.0.1:0",
                 "--no-netdisk",
+                "--no-chat",
                 "--http",
                 "127.0.0.1:0",
                 "--data-dir",

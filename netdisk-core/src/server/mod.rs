@@ -7,6 +7,7 @@
 //! configuration (`[server.doors]`) and the server's `--<door> ADDR` / `--no-<door>` flags
 //! follow from the list.
 
+pub mod chat;
 pub mod connection;
 mod door;
 pub mod frame;
@@ -20,7 +21,7 @@ pub use door::{Door, ServeConnection, Served, Shutdown, loopback};
 pub use listener::{Running, door_addrs, start};
 
 /// Every door, in the order they start.
-pub const DOORS: &[Door] = &[youku::DOOR, netdisk_door::DOOR, http::DOOR];
+pub const DOORS: &[Door] = &[youku::DOOR, netdisk_door::DOOR, chat::DOOR, http::DOOR];
 
 /// The `[server.doors]` setting that puts every door at `listen`: `Listen::At` with port 0
 /// puts each on a free port of its own (what tests and embedders want).

@@ -1,0 +1,236 @@
+//! The C/S chat door (default 127.0.0.1:8090): the chat protocol of `../shared/PROTOCOL.md`
+//! section 4, byte for byte. `0001|username|password` logs in (`1001|1|nickname|username`, or
+//! `1001|0||` for any failure); `0002|username|text` says `text` in the lobby, as the
+//! logged-in user only; everyone else logged in here, or in the lobby through any other door or
+//! server process, gets `1002|nickname|text`, the sender never its own message back.
+//!
+//! Messages end as `framing` says; answers go out in the client's style (with `\n` to a client
+//! whose messages end with one, otherwise one message per write). A connection must log in
+//! within `frame_timeout_secs`; a refused message (not logged in, another user's name, too
+//! long, not UTF-8, too fast) sends nothing out and the connection carries on. A client that
+//! stops reading is dropped once a write waits `stall_timeout_secs`: the room never waits for
+//! it. The connection's session ends with it.
+
+pub mod framing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+
+use super::connection::Limits;
+use super::door::{Door, ServeConnection, Served, Shutdown, loopback};
+use crate::{Caller, LOBBY, Netdisk, RoomSubscription};
+use framing::{Framer, Piece};
+
+/// The C/S chat door.
+pub const DOOR: Door = Door {
+    name: "chat",
+    default_addr: loopback(8090),
+    open,
+};
+
+/// How long no byte may follow for a terminator-less message to be complete.
+const BURST_PAUSE: Duration = Duration::from_millis(50);
+
+fn open(netdisk: Netdisk, limits: Limits, shutdown: Shutdown) -> ServeConnection {
+    Arc::new(move |stream: TcpStream| -> Served {
+        let connection = ChatConnection::new(netdisk.clone(), stream, limits);
+        Box::pin(connection.serve(shutdown.clone()))
+    })
+}
+
+/// One chat client's connection.
+struct ChatConnection {
+    netdisk: Netdisk,
+    reader: tokio::net::tcp::OwnedReadHalf,
+    writer: OwnedWriteHalf,
+    limits: Limits,
+    framer: Framer,
+    /// Answer with `\n` after each message.
+    newline: bool,
+    caller: Option<Caller>,
+    lobby: Option<RoomSubscription>,
+}
+
+/// What ended a wait.
+enum Woke {
+    Read(std::io::Result<usize>),
+    Paused,
+    Heard(crate::Result<crate::ChatMessage>),
+    Stop,
+}
+
+impl ChatConnection {
+    fn new(netdisk: Netdisk, stream: TcpStream, limits: Limits) -> ChatConnection {
+        let max = netdisk.config().chat_max_message_bytes;
+        let (reader, writer) = stream.into_split();
+        ChatConnection {
+            netdisk,
+            reader,
+            writer,
+            limits,
+            framer: Framer::new(max),
+            newline: false,
+            caller: None,
+            lobby: None,
+        }
+    }
+
+    async fn serve(mut self, mut shutdown: Shutdown) {
+        let login_by = tokio::time::Instant::now() + self.limits.frame_timeout;
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let woke = tokio::select! {
+                _ = shutdown.changed() => Woke::Stop,
+                _ = tokio::time::sleep_until(login_by), if self.caller.is_none() => Woke::Stop,
+                read = self.reader.read(&mut buf) => Woke::Read(read),
+                _ = tokio::time::sleep(BURST_PAUSE), if self.framer.waits_for_pause() => Woke::Paused,
+                heard = next(&mut self.lobby) => Woke::Heard(heard),
+            };
+            let pieces = match woke {
+                Woke::Stop | Woke::Read(Ok(0) | Err(_)) => break,
+                Woke::Read(Ok(n)) => self.framer.push(&buf[..n]),
+                Woke::Paused => self.framer.pause().into_iter().collect(),
+                Woke::Heard(Ok(message)) => {
+                    let mine = self
+                        .caller
+                        .as_ref()
+                        .is_some_and(|c| c.name() == message.user);
+                    if !mine
+                        && !self
+                            .send(&format!("1002|{}|{}", message.nickname, message.text))
+                            .await
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                Woke::Heard(Err(error)) => {
+                    tracing::warn!(%error, "the lobby could not be followed; closing");
+                    break;
+                }
+            };
+            for piece in pieces {
+                if !self.handle(piece).await {
+                    return self.close().await;
+                }
+            }
+        }
+        self.close().await
+    }
+
+    /// Handles one piece; false when the connection must close.
+    async fn handle(&mut self, piece: Piece) -> bool {
+        let text = match piece {
+            Piece::Message { text, newline } => {
+                self.newline = newline;
+                text
+            }
+            Piece::TooLarge | Piece::NotUtf8 => {
+                log_refusal("-", &format!("{piece:?}"), self.caller.as_ref());
+                return true;
+            }
+        };
+        let mut fields = text.splitn(3, '|');
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some("0001"), Some(name), Some(password)) => self.login(name, password).await,
+            (Some("0002"), Some(name), Some(said)) => {
+                self.say(name, said).await;
+                true
+            }
+            (code, _, _) => {
+                log_refusal(code.unwrap_or("-"), "unknown message", self.caller.as_ref());
+                true
+            }
+        }
+    }
+
+    async fn login(&mut self, name: &str, password: &str) -> bool {
+        if let Some(previous) = self.caller.take() {
+            let _ = self.netdisk.accounts().logout(&previous).await;
+            self.lobby = None;
+        }
+        let logged_in = match self.netdisk.accounts().login(name, password, None).await {
+            Ok(outcome) => {
+                let chat = self.netdisk.chat();
+                let nickname = chat.nickname(&outcome.caller).await;
+                let lobby = chat.listen(Some(&outcome.caller), LOBBY).await;
+                match (nickname, lobby) {
+                    (Ok(nickname), Ok(lobby)) => Some((outcome.caller, nickname, lobby)),
+                    (Err(error), _) | (_, Err(error)) => {
+                        tracing::warn!(%error, "chat login could not complete");
+                        None
+                    }
+                }
+            }
+            Err(_) => None,
+        };
+        let answer = match logged_in {
+            Some((caller, nickname, lobby)) => {
+                let answer = format!("1001|1|{nickname}|{}", caller.name());
+                self.caller = Some(caller);
+                self.lobby = Some(lobby);
+                answer
+            }
+            None => "1001|0||".to_owned(),
+        };
+        tracing::info!(
+            protocol = "chat",
+            r#type = "login",
+            user = name,
+            outcome = self.caller.is_some(),
+            "request"
+        );
+        self.send(&answer).await
+    }
+
+    async fn say(&mut self, name: &str, text: &str) {
+        let Some(caller) = self.caller.as_ref().filter(|c| c.name() == name) else {
+            log_refusal("0002", "not logged in as this user", self.caller.as_ref());
+            return;
+        };
+        if let Err(error) = self.netdisk.chat().say(caller, LOBBY, text).await {
+            log_refusal("0002", &error.to_string(), Some(caller));
+        }
+    }
+
+    /// Writes one message in the client's style; false when the client is gone or stopped
+    /// reading for longer than the stall timeout.
+    async fn send(&mut self, message: &str) -> bool {
+        let mut bytes = message.as_bytes().to_vec();
+        if self.newline {
+            bytes.push(b'\n');
+        }
+        let written =
+            tokio::time::timeout(self.limits.stall_timeout, self.writer.write_all(&bytes));
+        matches!(written.await, Ok(Ok(())))
+    }
+
+    async fn close(self) {
+        if let Some(caller) = &self.caller {
+            let _ = self.netdisk.accounts().logout(caller).await;
+        }
+    }
+}
+
+/// The next message of the lobby, or never when not logged in.
+async fn next(lobby: &mut Option<RoomSubscription>) -> crate::Result<crate::ChatMessage> {
+    match lobby {
+        Some(lobby) => lobby.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn log_refusal(kind: &str, why: &str, caller: Option<&Caller>) {
+    let user = caller.map_or("-", Caller::name);
+    tracing::info!(
+        protocol = "chat",
+        r#type = kind,
+        user,
+        outcome = why,
+        "refused"
+    );
+}
