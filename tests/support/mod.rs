@@ -197,3 +197,20 @@ pub fn md5_hex(bytes: &[u8]) -> String {
     use md5::{Digest, Md5};
     hex::encode(Md5::digest(bytes))
 }
+
+/// Whether `python3` runs here, for the tests of original-style Python clients; when it does not,
+/// says that the test is skipped (and fails under `CI`, which must run them).
+pub fn python3_present() -> bool {
+    let present = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !present {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the Python client tests: install python3"
+        );
+        eprintln!("skipped: python3 is not installed");
+    }
+    present
+}
