@@ -32,6 +32,8 @@ mod download;
 mod http;
 #[path = "loadgen/http_client.rs"]
 mod http_client;
+#[path = "loadgen/http_pages.rs"]
+mod http_pages;
 #[path = "loadgen/idle.rs"]
 mod idle;
 #[path = "loadgen/nginx.rs"]

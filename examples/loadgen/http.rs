@@ -7,7 +7,7 @@
 //!    its data directory) from nginx, started by loadgen ([`crate::nginx`]). Door and nginx
 //!    alternate, the order swapped each round, and medians are compared.
 //! 2. **Memory**: the server's RSS before the K-client range batches and its peak during them.
-//! 3. **Pages**: P clients request the catalogue page and movie pages with the session cookie,
+//! 3. **Pages** ([`crate::http_pages`]): P clients request the catalogue page and movie pages with the session cookie,
 //!    back to back, for a fixed time: requests/s and p50/p99/max.
 
 use std::net::SocketAddr;
@@ -18,25 +18,22 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 use examples::hash_password;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use crate::download::{self, Batch, batch_served_by};
 use crate::http_client::{HttpConn, expect};
+use crate::http_pages;
 use crate::nginx::{self, Nginx};
 use crate::proto::{Content, PASSWORD, run_limited};
 use crate::setup::Ctx;
-use crate::stats::{Check, CpuMeter, Latencies, load_average, mb_per_s, mib, ms};
+use crate::stats::{Check, load_average, mb_per_s, mib};
 
 /// Options of mode `http`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Opts {
-    /// Clients reading the movie at once in the many-client batches (one client is measured
-    /// too).
-    #[arg(long, default_value_t = 32)]
-    pub clients: usize,
-    /// Movie size (bytes, or with a suffix: KiB, MiB, GiB).
-    #[arg(long, default_value = "256MiB", value_parser = crate::parse_size)]
-    pub size: u64,
+    /// The clients reading at once in the many-client batches (one client is measured too),
+    /// and the movie's size: as in mode `download`.
+    #[command(flatten)]
+    pub movie: download::Opts,
     /// Range sizes, comma-separated: each client reads the movie in consecutive ranges of this
     /// size (a whole-file GET is measured as well).
     #[arg(long, value_delimiter = ',', default_value = "1MiB,8MiB", value_parser = crate::parse_size)]
@@ -56,7 +53,7 @@ impl Opts {
     /// What the spawned server must allow and be told.
     pub fn needs(&self) -> crate::target::ServerNeeds {
         crate::target::ServerNeeds {
-            connections: self.clients.max(self.page_clients),
+            connections: self.movie.clients.max(self.page_clients),
             env: vec![("NETDISK_FREE_WAIT_SECS", "0".to_owned())],
             http: true,
         }
@@ -65,8 +62,6 @@ impl Opts {
 
 /// Share of nginx's throughput the door must reach.
 const RATIO_TARGET: f64 = 0.8;
-/// The page latency target (p99).
-const PAGE_P99_TARGET: Duration = Duration::from_millis(20);
 /// What K range downloads may add to the server's resident memory.
 const RSS_ADDED_TARGET: u64 = 16 << 20;
 /// Largest chunk of an upload (the door's `CHUNK_LIMIT`).
@@ -154,7 +149,7 @@ struct Prepared {
 /// Uploads the big movie over HTTP as the run's admin (registered over the Youku door, which
 /// also adds the tiny catalogue movies), and signs up the users over HTTP, each with a viewing.
 async fn prepare(ctx: &Ctx, opts: &Opts, http: SocketAddr) -> anyhow::Result<Prepared> {
-    let size = usize::try_from(opts.size)?;
+    let size = usize::try_from(opts.movie.size)?;
     let content = Content::generate(size, ctx.seed());
     let mut tcp_admin = ctx.admin().await?;
     let tiny = ctx
@@ -168,7 +163,7 @@ async fn prepare(ctx: &Ctx, opts: &Opts, http: SocketAddr) -> anyhow::Result<Pre
     let started = std::time::Instant::now();
     let (md5, _) = content.variant(0);
     let announce = json!({"kind": "movie", "name": format!("{}.mp4", ctx.name("http")),
-                          "size": opts.size, "md5": md5, "is_free": true});
+                          "size": opts.movie.size, "md5": md5, "is_free": true});
     let begun = api
         .json("POST", "/api/uploads", Some(&token), &announce)
         .await?;
@@ -191,17 +186,17 @@ async fn prepare(ctx: &Ctx, opts: &Opts, http: SocketAddr) -> anyhow::Result<Pre
     let movie = movie.context("the last upload chunk did not answer the movie's id")?;
     println!(
         "set-up: uploaded the {} movie over HTTP in {:.1} s ({:.0} MB/s, {} MiB chunks)",
-        mib(opts.size),
+        mib(opts.movie.size),
         started.elapsed().as_secs_f64(),
-        mb_per_s(opts.size, started.elapsed()),
+        mb_per_s(opts.movie.size, started.elapsed()),
         UPLOAD_CHUNK >> 20
     );
 
     let started = std::time::Instant::now();
-    let names: Vec<String> = (0..opts.clients)
+    let names: Vec<String> = (0..opts.movie.clients)
         .map(|i| ctx.name(&format!("h{i}")))
         .collect();
-    let users = run_limited(opts.clients, ctx.common.login_concurrency, move |i| {
+    let users = run_limited(opts.movie.clients, ctx.common.login_concurrency, move |i| {
         let name = names[i].clone();
         async move {
             let mut conn = HttpConn::connect(http).await?;
@@ -224,7 +219,7 @@ async fn prepare(ctx: &Ctx, opts: &Opts, http: SocketAddr) -> anyhow::Result<Pre
     .await?;
     println!(
         "set-up: {} users signed up, logged in and started a viewing over HTTP in {:.1} s",
-        opts.clients,
+        opts.movie.clients,
         started.elapsed().as_secs_f64()
     );
     let mut movies = vec![movie];
@@ -332,8 +327,8 @@ async fn compare(
     let mut reads: Vec<Read> = opts.ranges.iter().map(|&r| Read::Ranges(r)).collect();
     reads.push(Read::Whole);
     let mut clients = vec![1];
-    if opts.clients > 1 {
-        clients.push(opts.clients);
+    if opts.movie.clients > 1 {
+        clients.push(opts.movie.clients);
     }
     println!();
     download::header();
@@ -350,12 +345,12 @@ async fn compare(
                 for door_turn in [round % 2 == 0, round % 2 == 1] {
                     let label = format!("{}, round {}", read.label(), round + 1);
                     if door_turn {
-                        let batch = read_batch(ctx, door, None, k, read, opts.size).await?;
+                        let batch = read_batch(ctx, door, None, k, read, opts.movie.size).await?;
                         download::row(&format!("door, {label}"), &batch);
                         comparison.door.push(batch);
                     } else if let Some((source, nginx)) = nginx {
                         let batch =
-                            read_batch(ctx, source, Some(nginx), k, read, opts.size).await?;
+                            read_batch(ctx, source, Some(nginx), k, read, opts.movie.size).await?;
                         download::row(&format!("nginx, {label}"), &batch);
                         comparison.nginx.push(batch);
                     }
@@ -430,117 +425,10 @@ fn judge_memory(comparisons: &[Comparison], clients: usize) -> Check {
     }
 }
 
-/// Page requests: `clients` connections, each with a user's session cookie, alternate the
-/// catalogue page and a movie's page for `duration`. Returns the checks.
-async fn pages(
-    ctx: &Ctx,
-    http: SocketAddr,
-    prepared: &Prepared,
-    clients: usize,
-    duration: Duration,
-) -> anyhow::Result<Vec<Check>> {
-    let mut connections = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        connections.push(HttpConn::connect(http).await?);
-    }
-    let cpu = CpuMeter::start(&ctx.target);
-    let start = Instant::now() + Duration::from_millis(50);
-    let end = start + duration;
-    let mut tasks = Vec::new();
-    for (i, mut conn) in connections.into_iter().enumerate() {
-        let cookie = format!(
-            "netdisk_session={}",
-            prepared.users[i % prepared.users.len()].0
-        );
-        let movies = prepared.movies.clone();
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep_until(start).await;
-            let (mut list, mut page) = (Latencies::default(), Latencies::default());
-            let (mut in_time, mut turn) = (0u64, i);
-            while Instant::now() < end {
-                let movie_page = turn % 2 == 1;
-                let path = if movie_page {
-                    format!("/movies/{}", movies[turn / 2 % movies.len()])
-                } else {
-                    "/movies".to_owned()
-                };
-                let sent = Instant::now();
-                let (head, body) = conn
-                    .request("GET", &path, &[("Cookie", &cookie)], &[])
-                    .await?;
-                let done = Instant::now();
-                ensure!(
-                    head.status == 200 && !body.is_empty(),
-                    "GET {path}: status {}",
-                    head.status
-                );
-                let latencies = if movie_page { &mut page } else { &mut list };
-                latencies.record(done - sent);
-                in_time += u64::from(done <= end);
-                turn += 1;
-            }
-            anyhow::Ok((list, page, in_time))
-        }));
-    }
-    let (mut list, mut page, mut all, mut in_time) = (
-        Latencies::default(),
-        Latencies::default(),
-        Latencies::default(),
-        0,
-    );
-    for task in tasks {
-        let (l, p, n) = task.await??;
-        all.merge(l.clone());
-        all.merge(p.clone());
-        list.merge(l);
-        page.merge(p);
-        in_time += n;
-    }
-    let cpu = cpu.finish(&ctx.target);
-    println!(
-        "\nPages: {clients} clients with session cookies, {} s, `GET /movies` (24 movies) and \
-         `GET /movies/{{id}}` alternated:\n",
-        duration.as_secs()
-    );
-    println!("| page | requests | p50 ms | p99 ms | max ms |");
-    println!("|---|---:|---:|---:|---:|");
-    let summary = all.summary();
-    for (what, latencies) in [
-        ("/movies", &mut list),
-        ("/movies/{id}", &mut page),
-        ("both", &mut all),
-    ] {
-        let s = latencies.summary();
-        println!(
-            "| {what} | {} | {} | {} | {} |",
-            s.count,
-            ms(s.p50),
-            ms(s.p99),
-            ms(s.max)
-        );
-    }
-    let rate = in_time as f64 / duration.as_secs_f64();
-    println!(
-        "\n{rate:.0} requests/s; CPU cores {cpu}; load average {}",
-        load_average()
-    );
-    Ok(vec![Check::new(
-        format!("pages: p99 with {clients} clients"),
-        format!(
-            "{} ms (p50 {} ms, max {} ms, {rate:.0} req/s)",
-            ms(summary.p99),
-            ms(summary.p50),
-            ms(summary.max)
-        ),
-        "< 20 ms",
-        summary.p99 < PAGE_P99_TARGET,
-    )])
-}
-
 /// Runs mode `http`.
 pub async fn run(ctx: &Ctx, opts: &Opts) -> anyhow::Result<Vec<Check>> {
     ensure!(
-        opts.rounds > 0 && opts.clients > 0,
+        opts.rounds > 0 && opts.movie.clients > 0,
         "at least one round and one client"
     );
     let http = ctx
@@ -557,7 +445,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> anyhow::Result<Vec<Check>> {
         );
     }
     let mut prepared = prepare(ctx, opts, http).await?;
-    let blob = find_blob(&data, opts.size)?;
+    let blob = find_blob(&data, opts.movie.size)?;
     let door = Source {
         name: "the door",
         addr: http,
@@ -609,11 +497,20 @@ pub async fn run(ctx: &Ctx, opts: &Opts) -> anyhow::Result<Vec<Check>> {
         let pair = nginx_source.as_ref().zip(nginx.as_ref());
         let comparisons = compare(ctx, opts, &door, pair).await?;
         let mut checks = judge_throughput(&comparisons, opts.rounds);
-        if opts.clients > 1 {
-            checks.push(judge_memory(&comparisons, opts.clients));
+        if opts.movie.clients > 1 {
+            checks.push(judge_memory(&comparisons, opts.movie.clients));
         }
         let duration = Duration::from_secs(opts.page_secs.max(1));
-        checks.extend(pages(ctx, http, &prepared, opts.page_clients, duration).await?);
+        let sessions: Vec<&str> = prepared.users.iter().map(|(t, _)| t.as_str()).collect();
+        let pages = http_pages::run(
+            ctx,
+            http,
+            &sessions,
+            &prepared.movies,
+            opts.page_clients,
+            duration,
+        );
+        checks.extend(pages.await?);
         anyhow::Ok(checks)
     }
     .await;
