@@ -1,4 +1,5 @@
-//! A load generator for the Youku protocol server, on this machine only (loopback).
+//! A load generator for the server's Youku protocol and HTTP doors, on this machine only
+//! (loopback).
 //!
 //! ```text
 //! cargo build --release -p examples --bin server     # the server, without dev-dependencies
@@ -8,6 +9,7 @@
 //! cargo run --release -p examples --example loadgen -- upload
 //! cargo run --release -p examples --example loadgen -- idle --conns 5000
 //! cargo run --release -p examples --example loadgen -- writes
+//! cargo run --release -p examples --example loadgen -- http      # needs nginx to compare with
 //! cargo run --release -p examples --example loadgen -- --server 127.0.0.1:8080 small
 //! ```
 //!
@@ -26,8 +28,16 @@ use clap::{Parser, Subcommand};
 mod baseline;
 #[path = "loadgen/download.rs"]
 mod download;
+#[path = "loadgen/http.rs"]
+mod http;
+#[path = "loadgen/http_client.rs"]
+mod http_client;
+#[path = "loadgen/http_pages.rs"]
+mod http_pages;
 #[path = "loadgen/idle.rs"]
 mod idle;
+#[path = "loadgen/nginx.rs"]
+mod nginx;
 #[path = "loadgen/proto.rs"]
 mod proto;
 #[path = "loadgen/setup.rs"]
@@ -43,7 +53,7 @@ mod upload;
 #[path = "loadgen/writes.rs"]
 mod writes;
 
-/// Load generator for the netdisk server's Youku protocol (loopback only).
+/// Load generator for the netdisk server's Youku protocol and HTTP doors (loopback only).
 #[derive(Parser)]
 #[command(long_about = None)]
 struct Cli {
@@ -101,6 +111,12 @@ enum Mode {
     /// over and W clients register users in a loop: read latencies side by side. Target: p99
     /// under 10 ms with the writers.
     Writes(writes::Opts),
+    /// The HTTP door: an S-byte movie read by 1 and K clients in consecutive ranges (1 and 8
+    /// MiB) and whole, next to nginx serving the same stored file (started by loadgen,
+    /// alternated with the door, medians of several rounds); the server's RSS during the K
+    /// range downloads; P clients requesting the catalogue and movie pages. Targets: at least
+    /// 80% of nginx with 1 and K clients; RSS grows by less than 16 MiB; page p99 under 20 ms.
+    Http(http::Opts),
 }
 
 impl Mode {
@@ -111,6 +127,7 @@ impl Mode {
             Mode::Upload(_) => "upload",
             Mode::Idle(_) => "idle",
             Mode::Writes(_) => "writes",
+            Mode::Http(_) => "http",
         }
     }
 
@@ -131,6 +148,7 @@ impl Mode {
                 ));
             }
             Mode::Writes(opts) => needs.connections = opts.readers + opts.registrars + 1,
+            Mode::Http(opts) => needs = opts.needs(),
         }
         needs
     }
@@ -210,6 +228,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Mode::Upload(opts) => upload::run(&ctx, opts).await,
         Mode::Idle(opts) => idle::run(&ctx, opts).await,
         Mode::Writes(opts) => writes::run(&ctx, opts).await,
+        Mode::Http(opts) => http::run(&ctx, opts).await,
     };
     ctx.target.stop().await;
     let checks = checks?;

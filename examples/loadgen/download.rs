@@ -57,10 +57,26 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
 {
+    batch_served_by(target, || target.cpu_seconds(), clients, bytes, transfer).await
+}
+
+/// As [`batch`], with the CPU use of whatever `server_cpu` measures (CPU seconds so far) in
+/// place of the spawned server's: for transfers some other program serves.
+pub async fn batch_served_by<F, Fut>(
+    target: &Target,
+    server_cpu: impl Fn() -> Option<f64>,
+    clients: usize,
+    bytes: u64,
+    transfer: F,
+) -> anyhow::Result<Batch>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+{
     let server_start = target.memory().map(|m| m.rss);
     let reset = target.reset_peak();
     let sampler = target.sample_rss();
-    let cpu = CpuMeter::start(target);
+    let cpu = CpuMeter::start_at(server_cpu());
     let start = Instant::now() + Duration::from_millis(20);
     let tasks: Vec<_> = (0..clients)
         .map(|i| {
@@ -78,7 +94,7 @@ where
         per_client.push(mb_per_s(bytes, done - start));
         last = last.max(done);
     }
-    let cpu = cpu.finish(target);
+    let cpu = cpu.finish_at(server_cpu());
     let sampled = sampler.finish();
     per_client.sort_by(f64::total_cmp);
     let (server_peak, peak_source) = match (reset, target.memory()) {

@@ -94,9 +94,15 @@ fn machine_jiffies() -> Option<(u64, u64)> {
 impl CpuMeter {
     /// Starts measuring.
     pub fn start(target: &Target) -> CpuMeter {
+        CpuMeter::start_at(target.cpu_seconds())
+    }
+
+    /// Starts measuring, `server` being the CPU seconds used so far by what serves (the
+    /// spawned server, or the program it is compared with).
+    pub fn start_at(server: Option<f64>) -> CpuMeter {
         CpuMeter {
             wall: Instant::now(),
-            server: target.cpu_seconds(),
+            server,
             own: own_cpu_seconds(),
             machine: machine_jiffies(),
         }
@@ -105,6 +111,11 @@ impl CpuMeter {
     /// `server X.XX / loadgen Y.YY / idle Z.ZZ` cores on average since the start (`-` when
     /// unknown).
     pub fn finish(&self, target: &Target) -> String {
+        self.finish_at(target.cpu_seconds())
+    }
+
+    /// As [`CpuMeter::finish`], `server` being the CPU seconds of what serves now.
+    pub fn finish_at(&self, server: Option<f64>) -> String {
         let wall = self.wall.elapsed().as_secs_f64().max(1e-9);
         let cores = |before: Option<f64>, after: Option<f64>| match (before, after) {
             (Some(b), Some(a)) => format!("{:.2}", (a - b) / wall),
@@ -120,7 +131,7 @@ impl CpuMeter {
         };
         format!(
             "server {} / loadgen {} / idle {idle}",
-            cores(self.server, target.cpu_seconds()),
+            cores(self.server, server),
             cores(self.own, own_cpu_seconds())
         )
     }

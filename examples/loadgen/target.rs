@@ -27,6 +27,9 @@ pub struct ServerNeeds {
     pub connections: usize,
     /// Extra `NETDISK_*` environment variables (for example a longer idle timeout).
     pub env: Vec<(&'static str, String)>,
+    /// Whether to open the HTTP door (on a free loopback port); off otherwise, so that no run
+    /// takes its default port 5000.
+    pub http: bool,
 }
 
 /// The server's resident memory, from `/proc/<pid>/status`.
@@ -42,6 +45,10 @@ pub struct Memory {
 pub struct Target {
     /// Its Youku protocol address (always loopback).
     pub addr: SocketAddr,
+    /// Its HTTP door's address, when [`ServerNeeds::http`] asked for one (spawned servers only).
+    pub http_addr: Option<SocketAddr>,
+    /// The spawned server's data directory (its stored files are under `blobs/`).
+    pub data_dir: Option<PathBuf>,
     spawned: Option<Spawned>,
 }
 
@@ -59,8 +66,15 @@ impl Target {
                 common.db.is_none(),
                 "--db applies to the server loadgen spawns, not to --server"
             );
+            ensure!(
+                !needs.http,
+                "this mode spawns its own server (it reads the server's files and settings), \
+                 so it does not take --server"
+            );
             return Ok(Target {
                 addr: loopback(addr)?,
+                http_addr: None,
+                data_dir: None,
                 spawned: None,
             });
         }
@@ -97,6 +111,11 @@ impl Target {
                 "--max-connections",
             ])
             .arg((needs.connections + 64).max(1024).to_string())
+            .args(if needs.http {
+                ["--http", "127.0.0.1:0"].as_slice()
+            } else {
+                ["--no-http"].as_slice()
+            })
             .env("RUST_LOG", &common.server_log)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -112,9 +131,16 @@ impl Target {
             .spawn()
             .with_context(|| format!("starting {}", server.display()))?;
         let pid = child.id().context("the server exited at once")?;
-        let addr = wait_for_address(&mut child, &log_path).await?;
+        let addr = wait_for_address(&mut child, &log_path, "youku").await?;
+        let http_addr = if needs.http {
+            Some(wait_for_address(&mut child, &log_path, "http").await?)
+        } else {
+            None
+        };
         Ok(Target {
             addr,
+            http_addr,
+            data_dir: Some(data),
             spawned: Some(Spawned {
                 child,
                 pid,
@@ -200,13 +226,14 @@ impl RssSampler {
     }
 }
 
-/// Waits until the server prints `youku door on ADDR` into its log.
-async fn wait_for_address(child: &mut Child, log: &Path) -> anyhow::Result<SocketAddr> {
+/// Waits until the server prints `<door> door on ADDR` into its log.
+async fn wait_for_address(child: &mut Child, log: &Path, door: &str) -> anyhow::Result<SocketAddr> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    let prefix = format!("{door} door on ");
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let announced = text.lines().find_map(|line| {
-            let rest = line.strip_prefix("youku door on ")?;
+            let rest = line.strip_prefix(prefix.as_str())?;
             rest.split_whitespace()
                 .next()?
                 .trim_end_matches(':')
