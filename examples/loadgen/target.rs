@@ -106,7 +106,6 @@ impl Target {
                 "--youku",
                 "127.0.0.1:0",
                 "--no-netdisk",
-                "--no-http",
                 "--no-chat",
                 "--max-connections",
             ])
