@@ -20,6 +20,7 @@ mod auth;
 mod body;
 mod content;
 mod failure;
+mod file_body;
 mod log;
 mod pages;
 mod ranged;
@@ -47,6 +48,10 @@ pub const DOOR: Door = Door {
 
 /// Largest body of a form or a JSON request.
 const FORM_LIMIT: usize = 64 * 1024;
+/// What hyper buffers per connection, reading a request or queueing a response's bytes: one
+/// chunk of a file body (`file_body`), so that many downloads at once hold little memory.
+const WRITE_QUEUE: usize = 128 * 1024;
+
 /// Largest chunk of a resumable upload.
 pub const CHUNK_LIMIT: usize = 8 << 20;
 
@@ -112,7 +117,8 @@ async fn serve_connection(
     let service = TowerToHyperService::new(router);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.frame_timeout.max(Duration::from_millis(1)));
+        .header_read_timeout(limits.frame_timeout.max(Duration::from_millis(1)))
+        .max_buf_size(WRITE_QUEUE);
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();

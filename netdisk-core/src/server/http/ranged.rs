@@ -5,17 +5,14 @@
 //! `Content-Disposition` whose filename is safe whatever the name holds. A `Range` this door
 //! does not serve (malformed, in another unit, or several ranges, which could overlap) is
 //! ignored, as HTTP allows: the answer is the whole content. The bytes stream from storage in
-//! fixed-size buffers, so memory does not grow with the file's size or the number of readers.
+//! fixed-size chunks (`file_body`), so memory does not grow with the file's size or the number
+//! of readers.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio_util::io::ReaderStream;
 
 use crate::{ServiceError, StoredContent};
-
-/// Size of the buffers the bytes stream through.
-const STREAM_BUFFER: usize = 256 * 1024;
 
 /// How the browser should treat the bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +171,10 @@ pub(super) async fn serve(
             header::CONTENT_DISPOSITION,
             content_disposition(disposition, name),
         );
-    let body = if method == Method::HEAD {
+    let body = if method == Method::HEAD || len == 0 {
         Body::empty()
     } else {
-        let bytes = content.read(start, len).await?;
-        Body::from_stream(ReaderStream::with_capacity(bytes, STREAM_BUFFER))
+        super::file_body::body(content.open_file().await?, start, len)
     };
     Ok(finish(response, body))
 }

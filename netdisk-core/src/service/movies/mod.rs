@@ -138,10 +138,13 @@ fn live() -> Filter<Movie> {
 type CataloguePages = ReadCache<(MovieKind, Option<String>, u64, u64), Arc<MovieList>>;
 /// Pages of download records: (user id, offset, limit) → the page.
 type RecordPages = ReadCache<(i64, u64, u64), Arc<Vec<RecordView>>>;
+/// Viewings being watched: (user id, token) → what they read.
+type Watched = ReadCache<(i64, String), ViewingContent>;
 
 /// The movie service. Cheap to clone.
 ///
-/// Pages of the catalogue and each person's download records are kept in memory for
+/// Pages of the catalogue, each person's download records and the viewings being watched are
+/// kept in memory for
 /// [`read_cache_ms`](crate::Config::read_cache_ms) (see `cache.rs`): an upload, a deletion or
 /// a download through this process shows at once, through another process within that time.
 #[derive(Clone)]
@@ -151,6 +154,7 @@ pub struct Movies {
     content: Content,
     pages: Arc<CataloguePages>,
     records: Arc<RecordPages>,
+    viewings: Arc<Watched>,
 }
 
 impl Movies {
@@ -162,6 +166,7 @@ impl Movies {
             content,
             pages: Arc::new(ReadCache::new(ttl)),
             records: Arc::new(ReadCache::new(ttl)),
+            viewings: Arc::new(ReadCache::new(ttl)),
         }
     }
 
@@ -296,6 +301,8 @@ impl Movies {
             return Err(ServiceError::NotFound("no such movie"));
         }
         self.pages.clear(|_, _| true);
+        self.viewings
+            .clear(|_, watched| watched.movie.id == movie_id);
         Ok(())
     }
 

@@ -64,6 +64,10 @@ impl ViewingContent {
         tx.commit().await?;
         let user_id = self.viewing.user_id;
         movies.records.clear(|(owner, _, _), _| *owner == user_id);
+        let key = (user_id, self.viewing.token.clone());
+        movies
+            .viewings
+            .update(&key, |kept| kept.viewing.recorded = true);
         Ok(())
     }
 }
@@ -107,21 +111,35 @@ impl Movies {
     /// The bytes of one of the caller's viewings. Someone else's viewing, an unknown token or a
     /// movie deleted since is [`ServiceError::NotFound`]; a viewing still waiting is
     /// [`ServiceError::NotYet`]. Reading them records nothing: [`ViewingContent::record`] does.
+    ///
+    /// A player reads a movie in many ranges; what a viewing resolves to is trusted from memory
+    /// for [`read_cache_ms`](crate::Config::read_cache_ms), so that each range costs no query
+    /// (a movie deleted through another process stops playing within that time).
     pub async fn watch(&self, caller: &Caller, token: &str) -> Result<ViewingContent> {
         const NO_VIEWING: ServiceError = ServiceError::NotFound("no such viewing");
         if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(NO_VIEWING);
         }
+        let key = (caller.user_id, token.to_owned());
+        let watched = self
+            .viewings
+            .get_or_load(key, self.find_viewing(caller, token))
+            .await?;
+        let now = self.shared.now();
+        if now < watched.viewing.ready_at {
+            let wait_secs = (watched.viewing.ready_at - now) as u64;
+            return Err(ServiceError::NotYet { wait_secs });
+        }
+        Ok(watched)
+    }
+
+    /// A viewing of the caller's and its movie's bytes, from the database.
+    async fn find_viewing(&self, caller: &Caller, token: &str) -> Result<ViewingContent> {
         let viewing = MovieViewing::query()
             .filter(MovieViewing::TOKEN.eq(token) & MovieViewing::USER_ID.eq(caller.user_id))
             .first(&self.shared.db)
             .await?
-            .ok_or(NO_VIEWING)?;
-        let now = self.shared.now();
-        if now < viewing.ready_at {
-            let wait_secs = (viewing.ready_at - now) as u64;
-            return Err(ServiceError::NotYet { wait_secs });
-        }
+            .ok_or(ServiceError::NotFound("no such viewing"))?;
         let movie = Movie::query()
             .filter(Movie::ID.eq(viewing.movie_id) & live())
             .first(&self.shared.db)
