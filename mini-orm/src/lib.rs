@@ -126,7 +126,7 @@ pub use sql::{Backend, schema};
 pub use table::SearchText;
 pub use table::row::{FromRow, Row};
 pub use table::{ColumnDef, DefaultValue, ForeignKey, IndexDef, OnDelete, Table, TableDef};
-pub use value::{FieldType, NotNull, Numeric, SqlType, Textual, Value, ValueRef};
+pub use value::{FieldType, NotNull, Numeric, RowValue, SqlType, Textual, Value, ValueRef};
 
 #[doc(hidden)]
 pub use exec::Target;
