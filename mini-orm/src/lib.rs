@@ -130,6 +130,8 @@ pub use sql::{Backend, schema};
 pub use table::SearchText;
 pub use table::row::{FromRow, Row};
 pub use table::{ColumnDef, DefaultValue, ForeignKey, IndexDef, OnDelete, Table, TableDef};
+#[doc(hidden)]
+pub use value::Decoders;
 pub use value::{FieldType, NotNull, Numeric, RowValue, SqlType, Textual, Value, ValueRef};
 
 #[doc(hidden)]

@@ -108,6 +108,7 @@ impl RowValue<'_> {
     }
 
     /// The same value, borrowed.
+    #[inline]
     pub fn as_value_ref(&self) -> ValueRef<'_> {
         match self {
             RowValue::Null => ValueRef::Null,
@@ -120,6 +121,7 @@ impl RowValue<'_> {
 }
 
 impl<'a> From<ValueRef<'a>> for RowValue<'a> {
+    #[inline]
     fn from(value: ValueRef<'a>) -> Self {
         match value {
             ValueRef::Null => RowValue::Null,
@@ -177,13 +179,40 @@ pub trait FieldType: Sized {
     }
     /// The field from a value read back.
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError>;
-    /// The field from a value taken out of a result row (what models read their fields with):
-    /// implement it to move owned text or bytes into the field instead of copying them. The
-    /// default decodes a borrow of the value with [`FieldType::from_value`].
+    /// The field from a value taken out of a result row (what models read their fields with
+    /// where the driver hands values over): implement it to move owned text or bytes into the
+    /// field instead of copying them. The default decodes a borrow of the value with
+    /// [`FieldType::from_value`].
+    #[inline]
     fn from_row_value(value: RowValue<'_>) -> Result<Self, DecodeError> {
         Self::from_value(value.as_value_ref())
     }
+    /// Both decoders, for the derive: one path to the trait, so that an unsupported field type
+    /// is reported once.
+    #[doc(hidden)]
+    const DECODERS: Decoders<Self> = Decoders {
+        borrowed: Self::from_value,
+        taken: Self::from_row_value,
+    };
 }
+
+/// A field type's two decoders ([`FieldType::DECODERS`]): [`Row::take_with`](crate::Row)
+/// reads a borrowed value where the driver lends its values (SQLite), and takes it where the
+/// driver hands them over (MySQL).
+#[doc(hidden)]
+pub struct Decoders<T> {
+    /// [`FieldType::from_value`].
+    pub borrowed: fn(ValueRef<'_>) -> Result<T, DecodeError>,
+    /// [`FieldType::from_row_value`].
+    pub taken: fn(RowValue<'_>) -> Result<T, DecodeError>,
+}
+
+impl<T> Clone for Decoders<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Decoders<T> {}
 
 /// Field types that support arithmetic in an atomic update (`Column::increment`).
 pub trait Numeric: FieldType {}

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::cell::Cell;
 
 use crate::error::{DecodeError, Result};
-use crate::value::{FieldType, RowValue, ValueRef};
+use crate::value::{Decoders, FieldType, RowValue, ValueRef};
 
 /// A type built from one result row.
 ///
@@ -74,7 +74,7 @@ impl<'a> Row<'a> {
     /// instead of copying them ([`FieldType::from_row_value`]). The column's value is gone from
     /// the row afterwards: reading it again is an error.
     pub fn take<T: FieldType>(&self, index: usize) -> Result<T> {
-        self.take_with(index, T::from_row_value)
+        self.take_with(index, T::DECODERS)
     }
 
     /// [`Row::get`] with the decoder given explicitly.
@@ -102,27 +102,23 @@ impl<'a> Row<'a> {
         decoded.map_err(|e| e.in_column(self.column_name(position)))
     }
 
-    /// [`Row::take`] with the decoder given explicitly. The derive calls this with
-    /// `<T as FieldType>::from_row_value` so that an unsupported field type is reported once.
+    /// [`Row::take`] with the decoders given explicitly: SQLite's values are decoded borrowed
+    /// (`decoders.borrowed`, as [`Row::get`]), MySQL's taken (`decoders.taken`). The derive calls
+    /// this with `<T as FieldType>::DECODERS` so that an unsupported field type is reported once.
     #[doc(hidden)]
-    pub fn take_with<T>(
-        &self,
-        index: usize,
-        decode: fn(RowValue<'_>) -> Result<T, DecodeError>,
-    ) -> Result<T> {
+    pub fn take_with<T>(&self, index: usize, decoders: Decoders<T>) -> Result<T> {
         let position = self.position(index);
         let decoded = match self.source {
-            RowSource::Sqlite(row) => {
-                sqlite_value(row, position).and_then(|value| decode(value.into()))
-            }
+            RowSource::Sqlite(row) => sqlite_value(row, position).and_then(decoders.borrowed),
             RowSource::MySql { values, .. } => cell(values, position)
                 .and_then(|cell| cell.take().ok_or_else(taken))
                 .and_then(mysql_row_value)
-                .and_then(decode),
+                .and_then(decoders.taken),
         };
         decoded.map_err(|e| e.in_column(self.column_name(position)))
     }
 
+    #[inline]
     fn position(&self, index: usize) -> usize {
         self.offset
             + match self.positions {
@@ -143,6 +139,7 @@ impl<'a> Row<'a> {
 }
 
 /// The cell of the value at `position` of a MySQL row.
+#[inline]
 fn cell<T>(values: &[Cell<T>], position: usize) -> Result<&Cell<T>, DecodeError> {
     values.get(position).ok_or_else(no_such_column)
 }
@@ -155,6 +152,7 @@ fn taken() -> DecodeError {
     DecodeError::new("the value was taken out of the row already")
 }
 
+#[inline]
 fn sqlite_value<'r>(
     row: &'r rusqlite::Row<'_>,
     position: usize,
@@ -169,6 +167,7 @@ fn sqlite_value<'r>(
     })
 }
 
+#[inline]
 fn mysql_value(value: &mysql_async::Value) -> Result<ValueRef<'_>, DecodeError> {
     use mysql_async::Value as My;
     Ok(match value {
@@ -187,6 +186,7 @@ fn mysql_value(value: &mysql_async::Value) -> Result<ValueRef<'_>, DecodeError> 
 }
 
 /// The value, its bytes moved rather than copied.
+#[inline]
 fn mysql_row_value(value: mysql_async::Value) -> Result<RowValue<'static>, DecodeError> {
     match value {
         mysql_async::Value::Bytes(b) => Ok(RowValue::Bytes(Cow::Owned(b))),
