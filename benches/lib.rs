@@ -6,13 +6,19 @@
 //! | workload | what one iteration does |
 //! |---|---|
 //! | `trivial_query/N` | loads all N users (N = 1, 10, 100, 1000, 10000) into a `Vec<User>` |
-//! | `insert/N` | one multi-row `INSERT` of N users (N = 1, 10, 25, 50, 100); the table is emptied, untimed, before each iteration |
+//! | `insert/N` | one multi-row `INSERT` of N users (N = 1, 10, 25, 50, 100, 1000; `insert_all`); the table is emptied, untimed, before each iteration |
 //! | `associations` | 100 users with 10 posts each with 10 comments each, loaded with three queries (all users, their posts by `user_id IN`, those posts' comments by `post_id IN`) and grouped in memory ([`group_associations`]) |
 //! | `get_by_pk` | one user by primary key, out of 100 |
 //! | `update_by_pk` | writes every column of one user by primary key (alternating between two values) |
 //! | `count_filtered` | `COUNT(*)` of the users with `hair_color = 'black'`, out of 100 |
 //! | `feed_in_subquery` | the newest 20 posts of the users with black hair, in one statement (`user_id IN (SELECT id FROM users WHERE hair_color = ?)`), over the `associations` data |
 //! | `join` | the newest 20 posts, each with its author, in one statement (`posts JOIN users`), over the same data |
+//! | `eager_parents` | the authors of a page of 20 posts (of 20 users), by id, in one statement (`Relation::load`: `users WHERE id IN (…)`), over the same data |
+//! | `eager_children` | the posts of a page of 20 users (200 posts), grouped by user, in one statement (`Relation::children_of`: `posts WHERE user_id IN (…)`), over the same data |
+//! | `insert_if_absent_new` | `insert_if_absent` of a counter with a new name (written) |
+//! | `insert_if_absent_present` | `insert_if_absent` of a counter whose name is taken (not written) |
+//! | `upsert_insert` | `upsert` of a counter with a new name: a transaction with the insert |
+//! | `upsert_update` | `upsert` of a counter whose name is taken: a transaction with the refused insert and an `UPDATE … SET views = views + 1` |
 //!
 //! Every workload runs twice in the same criterion group, through mini-orm (`orm`) and through
 //! the raw driver (`raw`), with ids `<backend>/<workload>/<orm|raw>[/<N>]`, e.g.
@@ -21,7 +27,9 @@
 //! checks that both sides return the same result.
 //!
 //! - SQLite: mini-orm on `sqlite::memory:`, the raw side on its own in-memory rusqlite
-//!   connection with the same data, statements through `prepare_cached`.
+//!   connection with the same data and mini-orm's connection settings (128 cached statements,
+//!   `SQLITE_DBCONFIG_ENABLE_QPSG`, foreign keys on, case-sensitive `LIKE`), statements through
+//!   `prepare_cached`.
 //! - MySQL/MariaDB: only when `MINI_ORM_MYSQL_URL` is set (e.g.
 //!   `mysql://root@127.0.0.1:3306/test`); both sides share a database of the run's own on that
 //!   server (`mini_orm_bench_<unix time>_<pid>`, dropped at the end). The raw side takes a
@@ -58,7 +66,7 @@ pub mod report;
 pub const BACKENDS: [&str; 2] = ["sqlite", "mysql"];
 
 /// The workload names used in benchmark ids, in the order of the report.
-pub const WORKLOADS: [&str; 8] = [
+pub const WORKLOADS: [&str; 14] = [
     "trivial_query",
     "insert",
     "associations",
@@ -67,6 +75,12 @@ pub const WORKLOADS: [&str; 8] = [
     "count_filtered",
     "feed_in_subquery",
     "join",
+    "eager_parents",
+    "eager_children",
+    "insert_if_absent_new",
+    "insert_if_absent_present",
+    "upsert_insert",
+    "upsert_update",
 ];
 
 /// The side of a benchmark that goes through mini-orm.
@@ -77,7 +91,7 @@ pub const RAW: &str = "raw";
 /// The users of the `trivial_query` workload.
 pub const TRIVIAL_QUERY_SIZES: [usize; 5] = [1, 10, 100, 1000, 10000];
 /// The users of one `insert` statement.
-pub const INSERT_SIZES: [usize; 5] = [1, 10, 25, 50, 100];
+pub const INSERT_SIZES: [usize; 6] = [1, 10, 25, 50, 100, 1000];
 /// Users, posts per user and comments per post of the `associations` workload.
 pub const ASSOCIATIONS: (usize, usize, usize) = (100, 10, 10);
 /// The users in the table of the single-row workloads (`get_by_pk`, `update_by_pk`,
@@ -85,6 +99,8 @@ pub const ASSOCIATIONS: (usize, usize, usize) = (100, 10, 10);
 pub const SINGLE_ROW_TABLE_SIZE: usize = 100;
 /// Rows in one page of the `feed_in_subquery` and `join` workloads.
 pub const FEED_PAGE: i64 = 20;
+/// Rows in the page whose parents or children the `eager_*` workloads load.
+pub const EAGER_PAGE: usize = 20;
 /// The hair colour `count_filtered` counts.
 pub const COUNTED_HAIR_COLOR: &str = "black";
 
@@ -108,8 +124,8 @@ pub struct Post {
     /// Primary key.
     #[field(primary_key)]
     pub id: i64,
-    /// The author.
-    #[field(index)]
+    /// The author (a foreign key, indexed: `Post::USER_ID_REF` loads authors or posts).
+    #[field(references = User)]
     pub user_id: i64,
     /// `Post {i} by user {user_id}`.
     pub title: String,
@@ -129,6 +145,32 @@ pub struct Comment {
     pub post_id: i64,
     /// `Comment {i} on post {post_id}`.
     pub text: String,
+}
+
+/// A view counter with a unique name: the table of the `insert_if_absent_*` and `upsert_*`
+/// workloads.
+#[derive(Model, Debug, Clone, PartialEq)]
+#[model(table = "counters")]
+pub struct Counter {
+    /// Primary key.
+    #[field(primary_key)]
+    pub id: i64,
+    /// What is counted.
+    #[field(unique, max_len = 64)]
+    pub name: String,
+    /// How often it was seen.
+    pub views: i64,
+}
+
+impl Counter {
+    /// A counter to insert (its id is left to the database), seen once.
+    pub fn new(name: impl Into<String>) -> Counter {
+        Counter {
+            id: 0,
+            name: name.into(),
+            views: 1,
+        }
+    }
 }
 
 /// `n` users to insert (their ids are left to the database): `User {i}`, with black hair for
@@ -262,6 +304,14 @@ pub mod raw_sql {
         JOIN users ON users.id = posts.user_id ORDER BY posts.id DESC LIMIT ?";
     /// Empties the users table.
     pub const DELETE_USERS: &str = "DELETE FROM users";
+    /// A counter, unless its name is taken (SQLite).
+    pub const INSERT_COUNTER_IF_ABSENT_SQLITE: &str =
+        "INSERT INTO counters (name, views) VALUES (?, ?) ON CONFLICT DO NOTHING";
+    /// A counter, unless its name is taken (MySQL).
+    pub const INSERT_COUNTER_IF_ABSENT_MYSQL: &str =
+        "INSERT IGNORE INTO counters (name, views) VALUES (?, ?)";
+    /// Adds to the views of the counter with a name.
+    pub const INCREMENT_COUNTER: &str = "UPDATE counters SET views = views + ? WHERE name = ?";
 
     /// The columns an insert into `users` writes, in bind order.
     pub const USER_COLUMNS: &[&str] = &["name", "hair_color"];
@@ -318,6 +368,20 @@ pub mod raw_sql {
             "SELECT id, post_id, text FROM comments WHERE post_id IN ({})",
             placeholders(posts)
         )
+    }
+
+    /// The users with `ids` ids, by `id IN (?, …)`, in id order (a relation's parents).
+    pub fn select_users_by_ids(ids: usize) -> String {
+        format!(
+            "SELECT id, name, hair_color FROM users WHERE id IN ({}) ORDER BY id ASC",
+            placeholders(ids)
+        )
+    }
+
+    /// The posts of `users` users, by `user_id IN (?, …)`, in id order (a relation's
+    /// children).
+    pub fn select_posts_by_user_ids_in_order(users: usize) -> String {
+        format!("{} ORDER BY id ASC", select_posts_by_user_ids(users))
     }
 
     fn placeholders(n: usize) -> String {

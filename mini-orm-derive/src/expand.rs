@@ -28,7 +28,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let indexes = index_defs(&model);
     let decoded = model.fields.iter().enumerate().map(|(i, f)| {
         let (name, ty) = (f.ident, f.ty);
-        quote_spanned!(ty.span()=> #name: row.decode_with(#i, <#ty as ::mini_orm::FieldType>::from_value)?)
+        quote_spanned!(ty.span()=> #name: row.take_with(#i, <#ty as ::mini_orm::FieldType>::DECODERS)?)
     });
     let key = model.fields[primary_key].ident;
     let values = model

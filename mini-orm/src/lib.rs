@@ -79,6 +79,10 @@
 //! | `Migrations::run` | `BEGIN IMMEDIATE` per migration, recheck `mini_orm_migrations`, its steps, `INSERT` of the version, `COMMIT` | `GET_LOCK(…)` held for the run, each step, `INSERT` of the version, `RELEASE_LOCK(…)` |
 //! | `create_table` | `CREATE TABLE IF NOT EXISTS … STRICT` (foreign keys inline) + `CREATE INDEX IF NOT EXISTS …` | `CREATE TABLE IF NOT EXISTS … ENGINE=InnoDB … utf8mb4_bin` with `KEY`s and `FOREIGN KEY`s |
 //!
+//! Rows read back become models without a second copy of their text and bytes: on MySQL each
+//! field takes its value out of the driver's row ([`Row::take`], [`FieldType::from_row_value`]),
+//! on SQLite it copies it out of the statement once, as rusqlite's own `get` does.
+//!
 //! ## Layers
 //!
 //! Each module uses only those on its own line or below it (`tests/layers.rs` checks this):
@@ -126,7 +130,9 @@ pub use sql::{Backend, schema};
 pub use table::SearchText;
 pub use table::row::{FromRow, Row};
 pub use table::{ColumnDef, DefaultValue, ForeignKey, IndexDef, OnDelete, Table, TableDef};
-pub use value::{FieldType, NotNull, Numeric, SqlType, Textual, Value, ValueRef};
+#[doc(hidden)]
+pub use value::Decoders;
+pub use value::{FieldType, NotNull, Numeric, RowValue, SqlType, Textual, Value, ValueRef};
 
 #[doc(hidden)]
 pub use exec::Target;

@@ -283,9 +283,10 @@ impl Migrations {
 
 impl Db {
     /// Checks that `M`'s table exists and has every column of `M`, each holding the same kind
-    /// of value (integer, float, text, bytes) and nullable exactly when the field is an
-    /// `Option`; [`Error::SchemaMismatch`] names the table and each problem. Columns the model
-    /// does not know are allowed. Run it at start, so that a model and a database that
+    /// of value (integer, float, text, bytes), nullable exactly when the field is an `Option`,
+    /// and with the foreign key of its `#[field(references = …, on_delete = …)]` (the same
+    /// referenced table and action), or none when the field has none; [`Error::SchemaMismatch`]
+    /// names the table and each problem. Columns the model does not know are allowed. Run it at start, so that a model and a database that
     /// disagree are told apart there rather than by a failing query later.
     pub async fn check_schema<M: Table>(&self) -> Result<()> {
         check_table(self, M::DEF).await
@@ -294,7 +295,11 @@ impl Db {
 
 async fn check_table(db: &Db, table: &TableDef) -> Result<()> {
     let live = live_columns(&mut On::Db(db), db.backend(), table.name).await?;
-    let problems = schema::mismatches(table, &live);
+    let mut problems = schema::mismatches(table, &live);
+    if !live.is_empty() {
+        let keys = live_foreign_keys(&mut On::Db(db), db.backend(), table.name).await?;
+        problems.extend(schema::foreign_key_mismatches(table, &keys));
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -485,6 +490,27 @@ async fn live_columns(
             declared_type,
             nullable: nullable != 0,
         })
+        .collect())
+}
+
+async fn live_foreign_keys(
+    on: &mut On<'_>,
+    backend: Backend,
+    table: &str,
+) -> Result<Vec<schema::LiveForeignKey>> {
+    let rows: Vec<(String, String, Option<String>, String)> = on
+        .fetch(raw(schema::live_foreign_keys(backend)).bind(table.to_owned()))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(column, parent_table, parent_column, on_delete)| schema::LiveForeignKey {
+                column,
+                parent_table,
+                parent_column,
+                on_delete,
+            },
+        )
         .collect())
 }
 

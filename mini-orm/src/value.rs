@@ -77,6 +77,62 @@ impl ValueRef<'_> {
     }
 }
 
+/// A value taken out of a result row to become a field: the same kinds as [`ValueRef`], with the
+/// text or bytes owned where the driver hands them over (MySQL, whose rows own their values) and
+/// borrowed where it cannot (SQLite, whose values live in the statement until the next row).
+/// [`FieldType::from_row_value`] moves owned bytes into a `String` or `Vec<u8>` without copying.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowValue<'a> {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Text or bytes (MySQL does not tell them apart on the wire).
+    Bytes(Cow<'a, [u8]>),
+    /// A value of a kind this crate does not map (a MySQL `DATE`, say), named for the message.
+    Unsupported(&'static str),
+}
+
+impl RowValue<'_> {
+    /// The same value, owning its text or bytes.
+    pub fn into_owned(self) -> RowValue<'static> {
+        match self {
+            RowValue::Null => RowValue::Null,
+            RowValue::Int(i) => RowValue::Int(i),
+            RowValue::Float(f) => RowValue::Float(f),
+            RowValue::Bytes(bytes) => RowValue::Bytes(Cow::Owned(bytes.into_owned())),
+            RowValue::Unsupported(kind) => RowValue::Unsupported(kind),
+        }
+    }
+
+    /// The same value, borrowed.
+    #[inline]
+    pub fn as_value_ref(&self) -> ValueRef<'_> {
+        match self {
+            RowValue::Null => ValueRef::Null,
+            RowValue::Int(i) => ValueRef::Int(*i),
+            RowValue::Float(f) => ValueRef::Float(*f),
+            RowValue::Bytes(bytes) => ValueRef::Bytes(bytes),
+            RowValue::Unsupported(kind) => ValueRef::Unsupported(kind),
+        }
+    }
+}
+
+impl<'a> From<ValueRef<'a>> for RowValue<'a> {
+    #[inline]
+    fn from(value: ValueRef<'a>) -> Self {
+        match value {
+            ValueRef::Null => RowValue::Null,
+            ValueRef::Int(i) => RowValue::Int(i),
+            ValueRef::Float(f) => RowValue::Float(f),
+            ValueRef::Bytes(bytes) => RowValue::Bytes(Cow::Borrowed(bytes)),
+            ValueRef::Unsupported(kind) => RowValue::Unsupported(kind),
+        }
+    }
+}
+
 /// The column type a field maps to; each backend spells it in its own DDL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -123,7 +179,40 @@ pub trait FieldType: Sized {
     }
     /// The field from a value read back.
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError>;
+    /// The field from a value taken out of a result row (what models read their fields with
+    /// where the driver hands values over): implement it to move owned text or bytes into the
+    /// field instead of copying them. The default decodes a borrow of the value with
+    /// [`FieldType::from_value`].
+    #[inline]
+    fn from_row_value(value: RowValue<'_>) -> Result<Self, DecodeError> {
+        Self::from_value(value.as_value_ref())
+    }
+    /// Both decoders, for the derive: one path to the trait, so that an unsupported field type
+    /// is reported once.
+    #[doc(hidden)]
+    const DECODERS: Decoders<Self> = Decoders {
+        borrowed: Self::from_value,
+        taken: Self::from_row_value,
+    };
 }
+
+/// A field type's two decoders ([`FieldType::DECODERS`]): [`Row::take_with`](crate::Row)
+/// reads a borrowed value where the driver lends its values (SQLite), and takes it where the
+/// driver hands them over (MySQL).
+#[doc(hidden)]
+pub struct Decoders<T> {
+    /// [`FieldType::from_value`].
+    pub borrowed: fn(ValueRef<'_>) -> Result<T, DecodeError>,
+    /// [`FieldType::from_row_value`].
+    pub taken: fn(RowValue<'_>) -> Result<T, DecodeError>,
+}
+
+impl<T> Clone for Decoders<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Decoders<T> {}
 
 /// Field types that support arithmetic in an atomic update (`Column::increment`).
 pub trait Numeric: FieldType {}
@@ -227,11 +316,22 @@ impl FieldType for String {
     }
     fn from_value(value: ValueRef<'_>) -> Result<Self, DecodeError> {
         match value {
-            ValueRef::Bytes(b) => String::from_utf8(b.to_vec())
-                .map_err(|_| DecodeError::new("text is not valid UTF-8")),
+            ValueRef::Bytes(b) => std::str::from_utf8(b)
+                .map(str::to_owned)
+                .map_err(|_| not_utf8()),
             other => Err(other.mismatch("text")),
         }
     }
+    fn from_row_value(value: RowValue<'_>) -> Result<Self, DecodeError> {
+        match value {
+            RowValue::Bytes(b) => String::from_utf8(b.into_owned()).map_err(|_| not_utf8()),
+            other => Err(other.as_value_ref().mismatch("text")),
+        }
+    }
+}
+
+fn not_utf8() -> DecodeError {
+    DecodeError::new("text is not valid UTF-8")
 }
 
 impl FieldType for Vec<u8> {
@@ -247,6 +347,12 @@ impl FieldType for Vec<u8> {
         match value {
             ValueRef::Bytes(b) => Ok(b.to_vec()),
             other => Err(other.mismatch("bytes")),
+        }
+    }
+    fn from_row_value(value: RowValue<'_>) -> Result<Self, DecodeError> {
+        match value {
+            RowValue::Bytes(b) => Ok(b.into_owned()),
+            other => Err(other.as_value_ref().mismatch("bytes")),
         }
     }
 }
@@ -280,6 +386,12 @@ impl<T: NotNull> FieldType for Option<T> {
         match value {
             ValueRef::Null => Ok(None),
             other => T::from_value(other).map(Some),
+        }
+    }
+    fn from_row_value(value: RowValue<'_>) -> Result<Self, DecodeError> {
+        match value {
+            RowValue::Null => Ok(None),
+            other => T::from_row_value(other).map(Some),
         }
     }
 }

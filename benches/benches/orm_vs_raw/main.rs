@@ -16,17 +16,20 @@
 //! implements (`sqlite.rs`, `mysql.rs`), and the criterion groups, which time both sides and
 //! first check that they return the same result.
 
+mod eager;
 mod feeds;
 mod mysql;
 mod sqlite;
+mod upserts;
 
+use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use benches::{
-    ASSOCIATIONS, COUNTED_HAIR_COLOR, Comment, INSERT_SIZES, ORM, Post, RAW, SINGLE_ROW_TABLE_SIZE,
-    TRIVIAL_QUERY_SIZES, User, UserWithPosts, group_associations, new_comments, new_posts,
-    new_users,
+    ASSOCIATIONS, COUNTED_HAIR_COLOR, Comment, Counter, INSERT_SIZES, ORM, Post, RAW,
+    SINGLE_ROW_TABLE_SIZE, TRIVIAL_QUERY_SIZES, User, UserWithPosts, group_associations,
+    new_comments, new_posts, new_users,
 };
 use criterion::{BenchmarkId, Criterion};
 use mini_orm::{Db, Model};
@@ -56,12 +59,25 @@ trait Raw {
     async fn feed(&self, color: &str, limit: i64) -> Vec<Post>;
     /// The newest `limit` posts, each with its author, in one statement.
     async fn posts_with_users(&self, limit: i64) -> Vec<(Post, User)>;
+    /// The authors of `posts`, by id: one `SELECT … WHERE id IN (…) ORDER BY id` over their
+    /// distinct ids ([`distinct`]).
+    async fn authors_of(&self, posts: &[Post]) -> HashMap<i64, User>;
+    /// The posts of these users, by user, each list in id order: one `SELECT … WHERE user_id IN
+    /// (…) ORDER BY id` ([`posts_by_user`]).
+    async fn posts_of(&self, user_ids: &[i64]) -> HashMap<i64, Vec<Post>>;
+    /// Inserts `counter` unless its name is taken (one `INSERT … ON CONFLICT DO NOTHING` /
+    /// `INSERT IGNORE`); sets its id and returns `true` when it was written.
+    async fn insert_counter_if_absent(&self, counter: &mut Counter) -> bool;
+    /// In one transaction, the insert of `insert_counter_if_absent`, and when it wrote nothing,
+    /// `UPDATE … SET views = views + ? WHERE name = ?`; returns `true` when it inserted.
+    async fn upsert_counter(&self, counter: &mut Counter) -> bool;
     /// Makes the raw side's database hold these rows (stored through mini-orm, with their ids),
     /// unless it is mini-orm's database.
     async fn mirror(&self, users: &[User], posts: &[Post], comments: &[Comment]);
 }
 
-/// A backend: how to get both sides with empty `users`, `posts` and `comments` tables.
+/// A backend: how to get both sides with empty `users`, `posts`, `comments` and `counters`
+/// tables.
 trait Backend {
     /// The raw side.
     type Raw: Raw;
@@ -117,6 +133,21 @@ async fn store(
     }
 }
 
+/// `ids` without repeats, in their first order (what a relation queries).
+fn distinct(ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
+    let mut seen = HashSet::new();
+    ids.into_iter().filter(|id| seen.insert(*id)).collect()
+}
+
+/// `posts` by author, each list in the order of `posts`.
+fn posts_by_user(posts: Vec<Post>) -> HashMap<i64, Vec<Post>> {
+    let mut by_user: HashMap<i64, Vec<Post>> = HashMap::new();
+    for post in posts {
+        by_user.entry(post.user_id).or_default().push(post);
+    }
+    by_user
+}
+
 /// The ORM side of `associations`: the same three queries as the raw side, grouped the same way.
 async fn orm_associations(db: &Db) -> Vec<UserWithPosts> {
     let users = User::query().all(db).await.unwrap();
@@ -140,6 +171,8 @@ fn bench_backend<B: Backend>(c: &mut Criterion, rt: &Runtime, backend: &B) {
     associations(c, rt, backend);
     single_rows(c, rt, backend);
     feeds::feeds(c, rt, backend);
+    eager::eager(c, rt, backend);
+    upserts::upserts(c, rt, backend);
 }
 
 fn trivial_query<B: Backend>(c: &mut Criterion, rt: &Runtime, backend: &B) {

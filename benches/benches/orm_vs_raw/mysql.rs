@@ -5,15 +5,18 @@
 //! from its pool for each operation, as mini-orm does, and runs prepared statements
 //! (mysql_async caches them per connection, keyed by their text).
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use benches::raw_sql::{self, InsertSqlCache};
-use benches::{Comment, Post, User, UserWithPosts, group_associations, mysql_url_with_database};
+use benches::{
+    Comment, Counter, Post, User, UserWithPosts, group_associations, mysql_url_with_database,
+};
 use mini_orm::Db;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Params, Pool, Value};
 
-use crate::{Backend, Raw};
+use crate::{Backend, Raw, distinct, posts_by_user};
 
 /// The prefix of the benchmarks' database names.
 const DATABASE_PREFIX: &str = "mini_orm_bench_";
@@ -104,12 +107,14 @@ impl Backend for MySql {
     /// Drops and creates the tables; both sides use the same ones.
     async fn fresh(&self) -> (Db, RawMySql) {
         let db = &self.db;
+        db.drop_table::<Counter>().await.unwrap();
         db.drop_table::<Comment>().await.unwrap();
         db.drop_table::<Post>().await.unwrap();
         db.drop_table::<User>().await.unwrap();
         db.create_table::<User>().await.unwrap();
         db.create_table::<Post>().await.unwrap();
         db.create_table::<Comment>().await.unwrap();
+        db.create_table::<Counter>().await.unwrap();
         let raw = RawMySql {
             pool: self.pool.clone(),
             user_inserts: InsertSqlCache::new("users", raw_sql::USER_COLUMNS),
@@ -148,6 +153,21 @@ fn comment((id, post_id, text): (i64, i64, String)) -> Comment {
 /// `ids` as positional parameters.
 fn id_params(ids: impl Iterator<Item = i64>) -> Params {
     Params::Positional(ids.map(Value::Int).collect())
+}
+
+/// [`Raw::insert_counter_if_absent`] on `conn`.
+async fn insert_counter_if_absent(conn: &mut Conn, counter: &mut Counter) -> bool {
+    conn.exec_drop(
+        raw_sql::INSERT_COUNTER_IF_ABSENT_MYSQL,
+        (counter.name.as_str(), counter.views),
+    )
+    .await
+    .unwrap();
+    let written = conn.affected_rows() == 1;
+    if written {
+        counter.id = conn.last_insert_id().expect("an inserted row has an id") as i64;
+    }
+    written
 }
 
 impl RawMySql {
@@ -267,6 +287,60 @@ impl Raw for RawMySql {
                 (post, user)
             })
             .collect()
+    }
+
+    async fn authors_of(&self, posts: &[Post]) -> HashMap<i64, User> {
+        let ids = distinct(posts.iter().map(|p| p.user_id));
+        let mut conn = self.conn().await;
+        let users: Vec<User> = conn
+            .exec_map(
+                raw_sql::select_users_by_ids(ids.len()),
+                id_params(ids.into_iter()),
+                user,
+            )
+            .await
+            .unwrap();
+        users.into_iter().map(|u| (u.id, u)).collect()
+    }
+
+    async fn posts_of(&self, user_ids: &[i64]) -> HashMap<i64, Vec<Post>> {
+        let ids = distinct(user_ids.iter().copied());
+        let mut conn = self.conn().await;
+        let posts = conn
+            .exec_map(
+                raw_sql::select_posts_by_user_ids_in_order(ids.len()),
+                id_params(ids.into_iter()),
+                post,
+            )
+            .await
+            .unwrap();
+        posts_by_user(posts)
+    }
+
+    async fn insert_counter_if_absent(&self, counter: &mut Counter) -> bool {
+        let mut conn = self.conn().await;
+        insert_counter_if_absent(&mut conn, counter).await
+    }
+
+    async fn upsert_counter(&self, counter: &mut Counter) -> bool {
+        let mut conn = self.conn().await;
+        conn.query_drop("START TRANSACTION").await.unwrap();
+        let inserted = insert_counter_if_absent(&mut conn, counter).await;
+        if !inserted {
+            conn.exec_drop(
+                raw_sql::INCREMENT_COUNTER,
+                (counter.views, counter.name.as_str()),
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                conn.affected_rows(),
+                1,
+                "the counter that refused the insert is updated"
+            );
+        }
+        conn.query_drop("COMMIT").await.unwrap();
+        inserted
     }
 
     async fn mirror(&self, _users: &[User], _posts: &[Post], _comments: &[Comment]) {}

@@ -23,6 +23,9 @@ pub(crate) struct TableSql {
     /// [`INSERT_ROWS_CACHED`] rows of an insert, `(?, ?), (?, ?), …`, so that up to that many
     /// are one copy of a prefix ([`TableSql::insert_rows`]).
     insert_rows: String,
+    /// `insert_one` that writes nothing when the row would break a unique constraint:
+    /// `… ON CONFLICT DO NOTHING` on SQLite, `INSERT IGNORE INTO …` on MySQL.
+    pub insert_if_absent: String,
     /// `SELECT "a", "b" FROM "t" WHERE "id" = ?`
     pub select_by_primary_key: String,
     /// `UPDATE "t" SET "b" = ?, "c" = ? WHERE "id" = ?`
@@ -93,10 +96,16 @@ fn build(backend: Backend, table: &TableDef) -> TableSql {
     let where_primary_key = format!(" WHERE {} = ?", backend.quoted(table.primary_key().name));
     let select = format!("SELECT {columns} FROM {name}");
     let insert_head = format!("INSERT INTO {name} ({value_columns}) VALUES ");
+    let insert_one = format!("{insert_head}{insert_row}");
+    let insert_if_absent = match backend {
+        Backend::Sqlite => format!("{insert_one} ON CONFLICT DO NOTHING"),
+        Backend::MySql => insert_one.replacen("INSERT INTO", "INSERT IGNORE INTO", 1),
+    };
     TableSql {
         select_by_primary_key: format!("{select}{where_primary_key}"),
         select,
-        insert_one: format!("{insert_head}{insert_row}"),
+        insert_one,
+        insert_if_absent,
         insert_head,
         insert_row,
         insert_rows,

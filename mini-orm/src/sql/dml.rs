@@ -126,12 +126,8 @@ pub(crate) fn insert_if_absent<'a>(
     params: Vec<Value<'a>>,
 ) -> Result<Statement<'a>> {
     check_lengths(table, &params)?;
-    let insert_one = &table_sql(backend, table).insert_one;
-    let sql = match backend {
-        Backend::Sqlite => format!("{insert_one} ON CONFLICT DO NOTHING"),
-        Backend::MySql => insert_one.replacen("INSERT INTO", "INSERT IGNORE INTO", 1),
-    };
-    let mut stmt = Statement::fixed(table, Cow::Owned(sql));
+    let sql = &table_sql(backend, table).insert_if_absent;
+    let mut stmt = Statement::fixed(table, Cow::Borrowed(sql));
     stmt.params = params;
     Ok(stmt)
 }

@@ -213,6 +213,98 @@ pub fn mismatches(table: &TableDef, live: &[LiveColumn]) -> Vec<String> {
     problems
 }
 
+/// The query for a live table's foreign keys, given the table name as its one parameter: rows of
+/// (column, referenced table, referenced column (`NULL` for SQLite's "its primary key"),
+/// `ON DELETE` action). Empty when it has none, or does not exist.
+pub fn live_foreign_keys(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?) \
+             ORDER BY id, seq"
+        }
+        Backend::MySql => {
+            "SELECT k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, r.DELETE_RULE \
+             FROM information_schema.KEY_COLUMN_USAGE k \
+             JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+             ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+             AND r.TABLE_NAME = k.TABLE_NAME \
+             WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? \
+             AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+        }
+    }
+}
+
+/// One foreign key of a live table, as [`live_foreign_keys`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveForeignKey {
+    /// The referencing column.
+    pub column: String,
+    /// The referenced table.
+    pub parent_table: String,
+    /// The referenced column; `None` when SQLite reports none (the parent's primary key).
+    pub parent_column: Option<String>,
+    /// The `ON DELETE` action as the database reports it (`CASCADE`, `SET NULL`, `NO ACTION`, ...).
+    pub on_delete: String,
+}
+
+impl LiveForeignKey {
+    /// Whether this is the foreign key `key` of `column` (`NO ACTION` counts as `RESTRICT`: they
+    /// differ only for deferred constraints, which the crate never creates).
+    fn is(&self, column: &ColumnDef, key: &ForeignKey) -> bool {
+        let action = match self.on_delete.to_ascii_uppercase().as_str() {
+            "NO ACTION" => "RESTRICT".to_owned(),
+            other => other.to_owned(),
+        };
+        self.column.eq_ignore_ascii_case(column.name)
+            && self.parent_table.eq_ignore_ascii_case(key.table().name)
+            && self
+                .parent_column
+                .as_deref()
+                .is_none_or(|c| c.eq_ignore_ascii_case(key.column()))
+            && action == key.on_delete.sql()
+    }
+
+    fn describe(&self) -> String {
+        let column = self.parent_column.as_deref().unwrap_or("its primary key");
+        format!(
+            "`{}`.`{column}` ON DELETE {}",
+            self.parent_table, self.on_delete
+        )
+    }
+}
+
+/// How the foreign keys of `table` disagree with `live`, those the database has for it: one
+/// sentence per column whose foreign key is missing, unexpected, or points elsewhere or acts
+/// otherwise on delete. Foreign keys of columns the model does not know are not problems.
+pub fn foreign_key_mismatches(table: &TableDef, live: &[LiveForeignKey]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for column in table.columns {
+        let found: Vec<&LiveForeignKey> = live
+            .iter()
+            .filter(|k| k.column.eq_ignore_ascii_case(column.name))
+            .collect();
+        let expected = column.references.as_ref().map(|key| {
+            format!(
+                "`{}`.`{}` ON DELETE {}",
+                key.table().name,
+                key.column(),
+                key.on_delete.sql()
+            )
+        });
+        match (&column.references, found.first()) {
+            (None, None) => {}
+            (Some(key), Some(_)) if found.iter().any(|k| k.is(column, key)) => {}
+            (_, first) => problems.push(format!(
+                "column `{}` references {} in the database but {} in the model",
+                column.name,
+                first.map_or("nothing".to_owned(), |k| k.describe()),
+                expected.unwrap_or_else(|| "nothing".to_owned())
+            )),
+        }
+    }
+    problems
+}
+
 /// The kind of value a column holds, as far as both backends' types tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

@@ -1,7 +1,9 @@
 //! Running one statement on a connection and reading its answer to the end, and closing a
 //! connection whose answer is in doubt ([`discard`]).
 
+use std::cell::Cell;
 use std::future::Future;
+use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
@@ -93,17 +95,18 @@ pub(super) async fn execute(conn: &mut Conn, stmt: &Statement<'_>) -> Result<Don
 }
 
 /// Runs a query and reads its answer to the end (every result set, so that the connection is
-/// clean for the next statement).
+/// clean for the next statement). Each row's values are moved into the decoded rows, not copied.
 pub(super) async fn fetch<R: FromRow>(conn: &mut Conn, stmt: &Statement<'_>) -> Result<Vec<R>> {
     let map = |e| map_error(e, stmt.table);
     let mut result = conn
         .exec_iter(&*stmt.sql, params(&stmt.params))
         .await
         .map_err(map)?;
+    let columns = result.columns().unwrap_or_else(|| Arc::from([]));
     let positions = if stmt.columns_in_model_order {
         None
     } else {
-        let names: Vec<_> = result.columns_ref().iter().map(|c| c.name_str()).collect();
+        let names: Vec<_> = columns.iter().map(|c| c.name_str()).collect();
         positions_by_name::<R>(&names)?
     };
     let mut rows = Vec::new();
@@ -111,7 +114,12 @@ pub(super) async fn fetch<R: FromRow>(conn: &mut Conn, stmt: &Statement<'_>) -> 
     result
         .for_each(|row| {
             if failed.is_none() {
-                match R::from_row(&Row::new(RowSource::MySql(&row), positions.as_deref())) {
+                let mut values = row.unwrap_raw();
+                let source = RowSource::MySql {
+                    values: Cell::from_mut(values.as_mut_slice()).as_slice_of_cells(),
+                    columns: &columns,
+                };
+                match R::from_row(&Row::new(source, positions.as_deref())) {
                     Ok(value) => rows.push(value),
                     Err(error) => failed = Some(error),
                 }
