@@ -15,11 +15,19 @@ use serde_json::json;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
+/// One browser at a time: several Chromiums starting at once on a two-core machine starve each
+/// other (a session request was reset while four started together).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// How many times a session is tried before the test fails.
+const ATTEMPTS: usize = 3;
+
 /// A browser session and the driver behind it; both go when this is dropped.
 pub struct Chrome {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Drop for Chrome {
@@ -47,23 +55,43 @@ pub async fn start() -> Option<Chrome> {
         eprintln!("{why}");
         return None;
     }
+    let turn = ONE_AT_A_TIME.lock().await;
+    let mut failures = Vec::new();
+    for _ in 0..ATTEMPTS {
+        match session().await {
+            Ok((client, driver, profile)) => {
+                return Some(Chrome {
+                    client,
+                    driver,
+                    _profile: profile,
+                    _turn: turn,
+                });
+            }
+            Err(error) => failures.push(error),
+        }
+    }
+    panic!("no Chromium session in {ATTEMPTS} attempts: {failures:?}");
+}
+
+/// Starts chromedriver on a free port and opens a session with a fresh profile.
+async fn session() -> Result<(Client, Child, tempfile::TempDir), String> {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let driver = Command::new(CHROMEDRIVER)
+    let mut driver = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("chromedriver starts");
+        .map_err(|e| format!("chromedriver does not start: {e}"))?;
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "chromedriver did not listen"
-        );
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = driver.kill();
+            return Err("chromedriver did not listen".into());
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let profile = tempfile::tempdir().unwrap();
@@ -82,16 +110,18 @@ pub async fn start() -> Option<Chrome> {
         }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector)
+    let connected = ClientBuilder::new(connector)
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a Chromium session");
-    Some(Chrome {
-        client,
-        driver,
-        _profile: profile,
-    })
+        .await;
+    match connected {
+        Ok(client) => Ok((client, driver, profile)),
+        Err(error) => {
+            let _ = driver.kill();
+            let _ = driver.wait();
+            Err(format!("{error:?}"))
+        }
+    }
 }
 
 impl Chrome {
