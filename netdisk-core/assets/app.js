@@ -126,6 +126,92 @@
     });
   }
 
+  // ---- Chat rooms -----------------------------------------------------------------------
+  const room = $(".chat");
+  if (room && window.WebSocket) {
+    const list = $("#messages");
+    const status = $("#chat-status");
+    const earlier = $("#earlier");
+    let oldest = null;
+    let socket = null;
+    let retry = 0;
+
+    function line(message) {
+      const item = document.createElement("li");
+      item.className = "said";
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = message.nickname;
+      who.title = message.user;
+      const when = document.createElement("time");
+      when.textContent = new Date(message.sent_at_ms).toLocaleTimeString();
+      const text = document.createElement("p");
+      text.textContent = message.text;
+      item.append(who, when, text);
+      return item;
+    }
+
+    function atBottom() {
+      const log = $("#chat-log");
+      return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    }
+
+    function scrollDown() {
+      const log = $("#chat-log");
+      log.scrollTop = log.scrollHeight;
+    }
+
+    function older(messages) {
+      if (!messages.length) { earlier.hidden = true; return; }
+      oldest = messages[0].seq;
+      list.prepend(...messages.map(line));
+      earlier.hidden = oldest <= 1;
+    }
+
+    function connect() {
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      socket = new WebSocket(scheme + location.host + "/chat/" + room.dataset.room + "/ws");
+      socket.onopen = () => { retry = 0; status.textContent = "Connected."; };
+      socket.onmessage = (event) => {
+        const data = JSON.parse(event.data);
+        if (data.type === "history") {
+          list.replaceChildren();
+          older(data.messages);
+          scrollDown();
+        } else if (data.type === "earlier") {
+          older(data.messages);
+        } else if (data.type === "message") {
+          const follow = atBottom();
+          list.append(line(data.message));
+          if (oldest === null) oldest = data.message.seq;
+          if (follow) scrollDown();
+        } else if (data.type === "error") {
+          status.textContent = data.message;
+        }
+      };
+      socket.onclose = () => {
+        retry = Math.min(retry + 1, 5);
+        status.textContent = "Disconnected; reconnecting…";
+        setTimeout(connect, 500 * retry);
+      };
+    }
+
+    earlier.addEventListener("click", () => {
+      if (socket && oldest !== null) socket.send(JSON.stringify({ type: "earlier", before: oldest }));
+    });
+    const say = $("#say");
+    if (say) {
+      say.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const input = say.elements.text;
+        if (!input.value || !socket || socket.readyState !== WebSocket.OPEN) return;
+        socket.send(JSON.stringify({ type: "say", text: input.value }));
+        input.value = "";
+      });
+    }
+    connect();
+  }
+
   // ---- Uploads --------------------------------------------------------------------------
   const CHUNK = 4 * 1024 * 1024;
   const HASH_SLICE = 2 * 1024 * 1024;

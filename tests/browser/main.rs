@@ -1,6 +1,6 @@
 //! The site in a real browser (headless Chromium through chromedriver, see `chrome`): signing
-//! up and logging in, a movie that plays, uploads with progress, and a notice that appears on
-//! an open page without a reload. Each test also saves screenshots of the pages it visits, at
+//! up and logging in, a movie that plays, uploads with progress, a notice that appears on an
+//! open page without a reload, and a chat room's history and live messages. Each test also saves screenshots of the pages it visits, at
 //! desktop and phone widths, into `docs/screenshots/`.
 
 #[path = "../support/faults.rs"]
@@ -370,8 +370,59 @@ async fn a_notice_appears_on_an_open_page(t: &TestDb) -> Result {
     Ok(())
 }
 
+async fn a_chat_room_shows_history_and_live_messages(t: &TestDb) -> Result {
+    let Some(chrome) = chrome::start().await else {
+        return Ok(());
+    };
+    let site = Site::start(t, 0).await;
+    let bob = site.account("bob", UserType::User).await;
+    let chat = site.server.netdisk.chat();
+    chat.set_nickname(&bob, "Bob 🐻").await.unwrap();
+    for text in [
+        "Anyone watching the new movie tonight?",
+        "大家好! 今晚一起看电影吗?",
+        "<b>bold</b> stays text",
+    ] {
+        chat.say(&bob, netdisk_core::LOBBY, text).await.unwrap();
+    }
+    site.account("alice", UserType::User).await;
+    site.log_in(&chrome, "alice").await;
+    chrome.client.goto(&site.url("/chat/lobby")).await.unwrap();
+    chrome
+        .until(
+            "the history",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('#messages .said').length === 3",
+        )
+        .await;
+    chrome.fill("text", "Count me in!").await;
+    chrome.click("#say button[type=submit]").await;
+    chat.say(&bob, netdisk_core::LOBBY, "Great, 8 pm then.")
+        .await
+        .unwrap();
+    chrome
+        .until(
+            "alice's and bob's new messages, live",
+            Duration::from_secs(10),
+            "const said = document.querySelectorAll('#messages .said'); return said.length === 5 && said[4].textContent.includes('8 pm')",
+        )
+        .await;
+    let bold = chrome
+        .client
+        .execute(
+            "return document.querySelectorAll('#messages b').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bold.as_i64(), Some(0), "HTML in a message is shown as text");
+    chrome.screenshots("chat").await;
+    Ok(())
+}
+
 backend_tests!(
     on [sqlite_memory]:
+    a_chat_room_shows_history_and_live_messages,
     sign_up_log_out_and_log_in,
     a_movie_waits_then_plays,
     uploads_show_progress_and_complete,

@@ -11,6 +11,7 @@ mod support;
 
 mod accounts;
 mod api;
+mod chat;
 mod content;
 mod hostile;
 mod movies;

@@ -3,7 +3,8 @@
 //! sessions as the TCP doors.
 //!
 //! - `pages`: server-rendered pages (askama templates in `netdisk-core/templates/`) and their
-//!   form posts; `api`: the JSON API (described in `docs/http-api.md`);
+//!   form posts; `chat`: the chat rooms' pages and WebSocket; `api`: the JSON API (described
+//!   in `docs/http-api.md`);
 //! - `auth`: who is asking (the session cookie, or `Authorization: Bearer` for the API);
 //!   `same_origin`: refusing cross-site writes; `failure`: a service error as a page or JSON;
 //! - `ranged`: movie and file bytes with `Range`, `ETag`, `If-Range` and friends, streamed;
@@ -18,6 +19,7 @@ mod api;
 mod assets;
 mod auth;
 mod body;
+mod chat;
 mod content;
 mod failure;
 mod file_body;
@@ -97,6 +99,7 @@ fn router(app: App) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(content::routes())
+        .merge(chat::routes())
         .nest("/api", api::routes())
         .merge(assets::routes())
         .layer(DefaultBodyLimit::disable())

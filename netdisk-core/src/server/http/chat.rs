@@ -1,0 +1,287 @@
+//! Chat rooms in the browser: the room list (with the create-room form for those allowed), a
+//! room's page, and its WebSocket (`/chat/{room}/ws`), whose JSON messages `docs/http-api.md`
+//! describes. Guests read public rooms live; talking needs a login. The rules are the chat
+//! service's; a page only hides what a person may not do.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::App;
+use super::auth::{Member, Visitor};
+use super::failure;
+use super::pages::{Nav, render, see};
+use crate::{Caller, ChatMessage, Permission, RoomSubscription, RoomView, ServiceError};
+
+/// Messages sent on entering a room, and per "earlier" page.
+const PAGE: u64 = 50;
+
+pub(super) fn routes() -> Router<App> {
+    Router::new()
+        .route("/chat", get(rooms_page))
+        .route("/chat/rooms", post(create_room))
+        .route("/chat/{room}", get(room_page))
+        .route("/chat/{room}/ws", get(room_socket))
+}
+
+fn nav(visitor: Option<&Caller>) -> Nav {
+    match visitor {
+        Some(caller) => Nav::of(caller, "chat"),
+        None => Nav::anonymous("chat"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "chat_rooms.html")]
+struct RoomsPage {
+    nav: Nav,
+    rooms: Vec<RoomView>,
+    may_create: bool,
+}
+
+async fn rooms_page(State(app): State<App>, Visitor(visitor): Visitor) -> Response {
+    let chat = app.netdisk.chat();
+    let may_create = match &visitor {
+        Some(caller) => chat.has(caller, Permission::CreateRoom).await,
+        None => Ok(false),
+    };
+    match (chat.rooms(visitor.as_ref()).await, may_create) {
+        (Ok(rooms), Ok(may_create)) => render(&RoomsPage {
+            nav: nav(visitor.as_ref()),
+            rooms,
+            may_create,
+        }),
+        (Err(error), _) | (_, Err(error)) => failure::page(error, Some(nav(visitor.as_ref()))),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewRoom {
+    name: String,
+    #[serde(default)]
+    description: String,
+    members_only: Option<String>,
+}
+
+async fn create_room(
+    State(app): State<App>,
+    Member(caller): Member,
+    Form(form): Form<NewRoom>,
+) -> Response {
+    let members_only = form.members_only.is_some();
+    let made = app
+        .netdisk
+        .chat()
+        .create_room(&caller, form.name.trim(), &form.description, members_only)
+        .await;
+    match made {
+        Ok(room) => see(&format!("/chat/{}", encode(&room.name))),
+        Err(error) => failure::page(error, Some(nav(Some(&caller)))),
+    }
+}
+
+fn encode(segment: &str) -> String {
+    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[derive(Template)]
+#[template(path = "chat_room.html")]
+struct RoomPage {
+    nav: Nav,
+    room: RoomView,
+    address: String,
+    can_talk: bool,
+}
+
+async fn room_page(
+    State(app): State<App>,
+    Visitor(visitor): Visitor,
+    Path(room): Path<String>,
+) -> Response {
+    match app.netdisk.chat().room(visitor.as_ref(), &room).await {
+        Ok(room) => render(&RoomPage {
+            address: encode(&room.name),
+            nav: nav(visitor.as_ref()),
+            can_talk: visitor.is_some(),
+            room,
+        }),
+        Err(error) => failure::page(error, Some(nav(visitor.as_ref()))),
+    }
+}
+
+/// What a client sends on the socket.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Request {
+    /// Say `text` in the room.
+    Say { text: String },
+    /// The page of messages before `before`.
+    Earlier { before: i64 },
+}
+
+/// `GET /chat/{room}/ws`: the room, live. Refused (403) when the handshake comes from another
+/// site's page; a room the visitor may not enter is refused before the upgrade.
+async fn room_socket(
+    State(app): State<App>,
+    Visitor(visitor): Visitor,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !same_origin(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "refused: a chat socket opens from this site's pages only",
+        )
+            .into_response();
+    }
+    let chat = app.netdisk.chat();
+    let entered = match chat.room(visitor.as_ref(), &room).await {
+        Ok(room) => room,
+        Err(error) => return failure::api(error),
+    };
+    let listening = match chat.listen(visitor.as_ref(), &entered.name).await {
+        Ok(listening) => listening,
+        Err(error) => return failure::api(error),
+    };
+    let max = app.netdisk.config().chat_max_message_bytes + 1024;
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| talk(app, visitor, entered, listening, socket))
+}
+
+/// A handshake's `Origin`, when present, must name this host (browsers always send it).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (headers.get(header::ORIGIN).map(|v| v.to_str()), host) {
+        (None, _) => true,
+        (Some(Ok(origin)), Some(host)) => origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|origin| origin.eq_ignore_ascii_case(host)),
+        _ => false,
+    }
+}
+
+/// Serves one socket: the newest messages, then everything said, and what the client says.
+async fn talk(
+    app: App,
+    visitor: Option<Caller>,
+    room: RoomView,
+    mut listening: RoomSubscription,
+    mut socket: WebSocket,
+) {
+    let chat = app.netdisk.chat().clone();
+    let welcome = json!({
+        "type": "welcome",
+        "room": room.name,
+        "user": visitor.as_ref().map(Caller::name),
+        "can_talk": visitor.is_some(),
+    });
+    let newest = chat.history(visitor.as_ref(), &room.name, None, PAGE).await;
+    let Ok(mut newest) = newest else { return };
+    newest.reverse();
+    let history = json!({ "type": "history", "messages": newest });
+    if !send(&app, &mut socket, &welcome).await || !send(&app, &mut socket, &history).await {
+        return;
+    }
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => {
+                let bye = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("the server is shutting down") };
+                let _ = socket.send(Message::Close(Some(bye))).await;
+                return;
+            }
+            heard = listening.next() => match heard {
+                Ok(message) => {
+                    if !send(&app, &mut socket, &said(&message)).await {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "a chat room could not be followed; closing the socket");
+                    return;
+                }
+            },
+            received = socket.recv() => {
+                let text = match received {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Binary(_))) => {
+                        let refused = ServiceError::BadRequest("messages are JSON text".into());
+                        if !send(&app, &mut socket, &error(&refused)).await { return; }
+                        continue;
+                    }
+                    _ => return,
+                };
+                let answer = answer(&chat, visitor.as_ref(), &room.name, text.as_str()).await;
+                if let Some(answer) = answer
+                    && !send(&app, &mut socket, &answer).await
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The answer to one request: nothing for a message said (it comes back like everyone's),
+/// a page for "earlier", an error for a refusal.
+async fn answer(
+    chat: &crate::Chat,
+    visitor: Option<&Caller>,
+    room: &str,
+    text: &str,
+) -> Option<serde_json::Value> {
+    let request: Request = match serde_json::from_str(text) {
+        Ok(request) => request,
+        Err(e) => {
+            return Some(error(&ServiceError::BadRequest(format!(
+                "not a request: {e}"
+            ))));
+        }
+    };
+    match request {
+        Request::Say { text } => {
+            let Some(caller) = visitor else {
+                return Some(error(&ServiceError::NotLoggedIn));
+            };
+            chat.say(caller, room, &text).await.err().map(|e| error(&e))
+        }
+        Request::Earlier { before } => {
+            match chat.history(visitor, room, Some(before), PAGE).await {
+                Ok(mut page) => {
+                    page.reverse();
+                    Some(json!({ "type": "earlier", "messages": page }))
+                }
+                Err(e) => Some(error(&e)),
+            }
+        }
+    }
+}
+
+fn said(message: &ChatMessage) -> serde_json::Value {
+    json!({ "type": "message", "message": message })
+}
+
+fn error(error: &ServiceError) -> serde_json::Value {
+    json!({ "type": "error", "error": error.code(), "message": error.to_string() })
+}
+
+/// Sends one JSON message; false when the client is gone or has not read for
+/// `stall_timeout_secs` (it is dropped: the room never waits for it).
+async fn send(app: &App, socket: &mut WebSocket, value: &serde_json::Value) -> bool {
+    let text = Message::Text(value.to_string().into());
+    matches!(
+        tokio::time::timeout(app.limits.stall_timeout, socket.send(text)).await,
+        Ok(Ok(()))
+    )
+}
