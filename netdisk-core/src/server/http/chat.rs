@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -15,8 +15,8 @@ use serde_json::json;
 
 use super::App;
 use super::auth::{Member, Visitor};
-use super::failure;
 use super::pages::{Nav, render, see};
+use super::{failure, same_origin};
 use crate::{Caller, ChatMessage, Permission, RoomSubscription, RoomView, ServiceError};
 
 /// Messages sent on entering a room, and per "earlier" page.
@@ -134,7 +134,8 @@ async fn room_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !same_origin(&headers) {
+    // Browsers always send `Origin` on a handshake: when present it must name this host.
+    if same_origin::origin_names_host(&headers) == Some(false) {
         return (
             StatusCode::FORBIDDEN,
             "refused: a chat socket opens from this site's pages only",
@@ -155,19 +156,6 @@ async fn room_socket(
         .max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| talk(app, visitor, entered, listening, socket))
-}
-
-/// A handshake's `Origin`, when present, must name this host (browsers always send it).
-fn same_origin(headers: &HeaderMap) -> bool {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (headers.get(header::ORIGIN).map(|v| v.to_str()), host) {
-        (None, _) => true,
-        (Some(Ok(origin)), Some(host)) => origin
-            .strip_prefix("http://")
-            .or_else(|| origin.strip_prefix("https://"))
-            .is_some_and(|origin| origin.eq_ignore_ascii_case(host)),
-        _ => false,
-    }
 }
 
 /// Serves one socket: the newest messages, then everything said, and what the client says.

@@ -63,19 +63,24 @@ fn is_form_like(headers: &HeaderMap) -> bool {
 }
 
 fn is_same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    match headers.get(header::ORIGIN).map(|v| v.to_str()) {
-        Some(Ok(origin)) => origin
+    origin_names_host(headers).unwrap_or_else(|| {
+        headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"same-origin")
+    })
+}
+
+/// Whether the request's `Origin` names this host (`None`: no `Origin` was sent).
+pub(super) fn origin_names_host(headers: &HeaderMap) -> Option<bool> {
+    let origin = headers.get(header::ORIGIN)?;
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    Some(match (origin.to_str(), host) {
+        (Ok(origin), Some(host)) => origin
             .strip_prefix("http://")
             .or_else(|| origin.strip_prefix("https://"))
             .is_some_and(|origin_host| origin_host.eq_ignore_ascii_case(host)),
-        Some(Err(_)) => false,
-        None => headers
-            .get("sec-fetch-site")
-            .is_some_and(|v| v.as_bytes() == b"same-origin"),
-    }
+        _ => false,
+    })
 }
 
 #[cfg(test)]
