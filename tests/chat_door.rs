@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mini_orm::backend_tests;
 use mini_orm::testing::TestDb;
-use netdisk_core::{LOBBY, NewAccount, UserType};
+use netdisk_core::{LOBBY, NewAccount};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -19,14 +19,7 @@ use support::TestServer;
 type Result = mini_orm::Result<()>;
 
 async fn account(server: &TestServer, name: &str, password: &str) {
-    let account = NewAccount {
-        name,
-        password,
-        user_type: UserType::User,
-        real_name: None,
-        phone: None,
-        address: None,
-    };
+    let account = NewAccount::user(name, password);
     server.netdisk.accounts().register(account).await.unwrap();
 }
 

@@ -286,6 +286,9 @@ async fn uploads_show_progress_and_complete(t: &TestDb) -> Result {
         "speed and time left: {status:?}"
     );
     chrome.screenshots("upload").await;
+    site.account("carol", UserType::User).await;
+    chrome.client.goto(&site.url("/admin/users")).await.unwrap();
+    chrome.screenshots("accounts").await;
     let viewer = site.account("viewer", UserType::User).await;
     let listed = site
         .server

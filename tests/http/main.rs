@@ -10,6 +10,7 @@ mod scenarios;
 mod support;
 
 mod accounts;
+mod admin;
 mod api;
 mod chat;
 mod content;

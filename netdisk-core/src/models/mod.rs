@@ -17,7 +17,7 @@ mod uploads;
 
 use mini_orm::{Db, Result};
 
-pub use accounts::{Session, User};
+pub use accounts::{AccountLock, Session, User};
 pub use chat::{ChatRoom, Nickname, RoomMember, UserPermission};
 pub use content::Blob;
 pub use files::UserFile;
@@ -36,6 +36,7 @@ pub async fn create_schema(db: &Db) -> Result<()> {
     db.create_table::<UserFile>().await?;
     db.create_table::<MovieViewing>().await?;
     db.create_table::<StagedUpload>().await?;
+    db.create_table::<AccountLock>().await?;
     db.create_table::<ChatRoom>().await?;
     db.create_table::<RoomMember>().await?;
     db.create_table::<UserPermission>().await?;

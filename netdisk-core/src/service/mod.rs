@@ -35,7 +35,7 @@ use crate::models;
 use crate::storage::Storage;
 use crate::topics::{Options, Pubsub, Topics};
 
-pub use accounts::{Accounts, LoginOutcome, NewAccount, Profile, UserType};
+pub use accounts::{AccountSummary, Accounts, LoginOutcome, NewAccount, Profile, UserType};
 pub use caller::Caller;
 pub use chat::{Chat, ChatMessage, LOBBY, Permission, RoomSubscription, RoomView};
 use content::Content;

@@ -1,7 +1,10 @@
 //! Accounts and sessions: registration with the admin sign-up policy, login with lockout, session
-//! tokens, logout, VIP.
+//! tokens, logout, VIP; and what admins do to accounts (`admin`).
 
+mod admin;
 mod touches;
+
+pub use admin::AccountSummary;
 
 use std::sync::Arc;
 
@@ -67,6 +70,20 @@ pub struct NewAccount<'a> {
     pub phone: Option<&'a str>,
     /// Optional profile, from the netdisk door.
     pub address: Option<&'a str>,
+}
+
+impl<'a> NewAccount<'a> {
+    /// A user account (not an admin) with nothing but a name and a password.
+    pub fn user(name: &'a str, password: &'a str) -> Self {
+        NewAccount {
+            name,
+            password,
+            user_type: UserType::User,
+            real_name: None,
+            phone: None,
+            address: None,
+        }
+    }
 }
 
 /// What may be shown of an account (never its password hash).
@@ -266,6 +283,11 @@ impl Accounts {
         by_name()
             .update(self.db(), [User::FAILED_LOGINS.set(0)])
             .await?;
+        if self.is_locked(user.id).await? {
+            return Err(ServiceError::Forbidden(
+                "this account is locked by an administrator",
+            ));
+        }
         if user_type.is_some_and(|t| t.as_str() != user.user_type) {
             return Err(ServiceError::WrongCredentials);
         }

@@ -17,7 +17,7 @@ use serde_json::json;
 use super::App;
 use super::auth::ApiCaller;
 use super::failure;
-use crate::{MovieKind, MovieQuery, NewAccount, Result, UserType};
+use crate::{MovieKind, MovieQuery, NewAccount, Result};
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
@@ -55,14 +55,7 @@ struct Credentials {
 }
 
 async fn signup(State(app): State<App>, Json(body): Json<Credentials>) -> Response {
-    let account = NewAccount {
-        name: &body.name,
-        password: &body.password,
-        user_type: UserType::User,
-        real_name: None,
-        phone: None,
-        address: None,
-    };
+    let account = NewAccount::user(&body.name, &body.password);
     answer(
         StatusCode::CREATED,
         app.netdisk.accounts().register(account).await,

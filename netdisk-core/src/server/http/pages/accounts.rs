@@ -13,7 +13,7 @@ use super::super::App;
 use super::super::auth::{Visitor, expired_cookie, safe_next, session_cookie};
 use super::super::failure;
 use super::{Nav, render, see};
-use crate::{NewAccount, ServiceError, UserType};
+use crate::{NewAccount, ServiceError};
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
@@ -143,14 +143,7 @@ async fn signup(
         );
     }
     let accounts = app.netdisk.accounts();
-    let account = NewAccount {
-        name: &form.name,
-        password: &form.password,
-        user_type: UserType::User,
-        real_name: None,
-        phone: None,
-        address: None,
-    };
+    let account = NewAccount::user(&form.name, &form.password);
     let registered = match accounts.register(account).await {
         Ok(_) => accounts.login(&form.name, &form.password, None).await,
         Err(error) => Err(error),
