@@ -139,10 +139,15 @@
     function line(message) {
       const item = document.createElement("li");
       item.className = "said";
+      const avatar = document.createElement("img");
+      avatar.className = "avatar";
+      avatar.src = "/avatars/" + encodeURIComponent(message.user);
+      avatar.alt = "";
       const who = document.createElement("span");
       who.className = "who";
       who.textContent = message.nickname;
       who.title = message.user;
+      who.prepend(avatar);
       const when = document.createElement("time");
       when.textContent = new Date(message.sent_at_ms).toLocaleTimeString();
       const text = document.createElement("p");

@@ -419,6 +419,13 @@ async fn a_chat_room_shows_history_and_live_messages(t: &TestDb) -> Result {
         .await
         .unwrap();
     assert_eq!(bold.as_i64(), Some(0), "HTML in a message is shown as text");
+    chrome
+        .until(
+            "the avatars drawn",
+            Duration::from_secs(5),
+            "return [...document.querySelectorAll('#messages .avatar')].every((img) => img.complete && img.naturalWidth > 0)",
+        )
+        .await;
     chrome.screenshots("chat").await;
     Ok(())
 }

@@ -104,6 +104,20 @@ async fn rooms_can_be_made_by_those_allowed_and_show_names_as_text(t: &TestDb) -
     assert!(!guest.page("/chat").await.contains("# secret"));
     assert_eq!(guest.get("/chat/secret").await.status(), 403);
     assert_eq!(alice.get("/chat/secret").await.status(), 200);
+
+    // Avatars are made from names on the spot, and never carry the name.
+    let avatar = guest.get("/avatars/alice").await;
+    assert_eq!(avatar.headers()["content-type"], "image/svg+xml");
+    let svg = avatar.text().await.unwrap();
+    assert_eq!(
+        svg,
+        guest.page("/avatars/alice").await,
+        "the same name, the same picture"
+    );
+    let hostile = guest
+        .page("/avatars/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await;
+    assert!(hostile.starts_with("<svg") && !hostile.contains("script"));
     Ok(())
 }
 

@@ -88,16 +88,10 @@ impl StoredContent {
         &self.md5
     }
 
-    /// The content as a file, for a door that reads ranges of it from blocking threads (with
-    /// positioned reads, no seeking) rather than through [`StoredContent::read`].
+    /// The content as a file, which a door reads ranges of with positioned reads (`pread`) from
+    /// blocking threads, in constant memory.
     pub async fn open_file(&self) -> Result<std::fs::File> {
         let (file, _) = self.storage.open_blob(&self.path, 0).await?;
         Ok(file.into_std().await)
-    }
-
-    /// `len` bytes from `start` (fewer if the content ends first), read in constant memory.
-    pub async fn read(&self, start: u64, len: u64) -> Result<Transfer> {
-        let (file, remaining) = self.storage.open_blob(&self.path, start).await?;
-        Ok(Transfer::new(file, remaining.min(len)))
     }
 }

@@ -9,7 +9,7 @@
 //!   `same_origin`: refusing cross-site writes; `failure`: a service error as a page or JSON;
 //! - `ranged`: movie and file bytes with `Range`, `ETag`, `If-Range` and friends, streamed;
 //! - `assets`: the CSS, JavaScript and icons, compiled into the binary (nothing is fetched
-//!   from elsewhere at run time).
+//!   from elsewhere at run time); `avatars`: identicons made from account names.
 //!
 //! Each accepted connection is served by hyper with the door's one router: request headers
 //! must arrive within `frame_timeout_secs` and a body within its route's limit and timeout; a
@@ -18,6 +18,7 @@
 mod api;
 mod assets;
 mod auth;
+mod avatars;
 mod body;
 mod chat;
 mod content;
@@ -102,6 +103,7 @@ fn router(app: App) -> Router {
         .merge(chat::routes())
         .nest("/api", api::routes())
         .merge(assets::routes())
+        .merge(avatars::routes())
         .layer(DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn_with_state(bodies, body::buffer))
         .layer(axum::middleware::from_fn(same_origin::refuse_cross_site))
