@@ -124,9 +124,11 @@ impl Netdisk {
         let movies = Movies::new(shared.clone(), accounts.clone(), content.clone());
         let files = Files::new(shared.clone(), content);
         let chat = Chat::open(shared.clone(), topics.clone()).await?;
+        let uploads = Uploads::new(shared.clone(), movies.clone(), files.clone());
+        uploads.remove_orphans().await?;
         let netdisk = Netdisk {
             chat,
-            uploads: Uploads::new(shared.clone(), movies.clone(), files.clone()),
+            uploads,
             movies,
             files,
             notices: Notices::new(shared.clone(), topics.clone()),

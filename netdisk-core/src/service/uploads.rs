@@ -267,6 +267,36 @@ impl Uploads {
             .map_err(|e| ServiceError::Internal(Box::new(e)))
     }
 
+    /// Removes staged bytes that no upload owns any more (a crash between removing an upload's
+    /// row and its file); run at start-up. Returns how many were removed.
+    pub(super) async fn remove_orphans(&self) -> Result<usize> {
+        let internal = |e: std::io::Error| ServiceError::Internal(Box::new(e));
+        let on_disk = self.shared.storage.staged_ids().await.map_err(internal)?;
+        if on_disk.is_empty() {
+            return Ok(0);
+        }
+        let owned: Vec<i64> = StagedUpload::query()
+            .filter(StagedUpload::ID.is_in(on_disk.clone()))
+            .all(&self.shared.db)
+            .await?
+            .into_iter()
+            .map(|staged| staged.id)
+            .collect();
+        let mut removed = 0;
+        for id in on_disk.into_iter().filter(|id| !owned.contains(id)) {
+            self.shared
+                .storage
+                .remove_staged(id)
+                .await
+                .map_err(internal)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            tracing::info!(removed, "removed staged upload bytes that no upload owned");
+        }
+        Ok(removed)
+    }
+
     /// Removes every upload that received nothing for the configured expiry.
     async fn remove_expired(&self) -> Result<()> {
         let expiry = self.shared.config.upload_expiry_secs as i64;

@@ -70,3 +70,26 @@ impl Storage {
         }
     }
 }
+
+impl Storage {
+    /// The ids of every staged upload that has bytes on disk.
+    pub async fn staged_ids(&self) -> io::Result<Vec<i64>> {
+        let mut entries = match fs::read_dir(self.root().join(STAGED_DIR)).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut ids = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name();
+            let id = name
+                .to_str()
+                .and_then(|name| name.strip_suffix(".part"))
+                .and_then(|id| id.parse().ok());
+            if let Some(id) = id {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+}
