@@ -111,19 +111,7 @@ async fn the_original_style_python_client_works_unchanged(t: &TestDb) -> Result 
         .unwrap()
         .port()
         .to_string();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/chat_client.py");
-    let output = tokio::process::Command::new("python3")
-        .args([script, &port])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("all good"), "{stdout}");
+    support::run_python_client("chat_client.py", &[&port]).await;
     Ok(())
 }
 

@@ -14,19 +14,7 @@ async fn the_original_style_python_client_works_unchanged() {
     let t = TestDb::open(TestBackend::SqliteFile).await.unwrap();
     let server = TestServer::start(&t).await;
     let running = server.running.as_ref().unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/original_client.py");
     let youku = running.addr("youku").unwrap().port().to_string();
     let netdisk = running.addr("netdisk").unwrap().port().to_string();
-    let output = tokio::process::Command::new("python3")
-        .args([script, &youku, &netdisk])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("all good"), "{stdout}");
+    support::run_python_client("original_client.py", &[&youku, &netdisk]).await;
 }

@@ -214,3 +214,21 @@ pub fn python3_present() -> bool {
     }
     present
 }
+
+/// Runs `tests/python/<script>` with `args` and checks that it ended well, saying "all good".
+pub async fn run_python_client(script: &str, args: &[&str]) {
+    let path = format!("{}/python/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::process::Command::new("python3")
+        .arg(&path)
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("all good"), "{stdout}");
+}

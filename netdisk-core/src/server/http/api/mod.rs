@@ -48,6 +48,11 @@ fn ok<T: Serialize>(result: Result<T>) -> Response {
     answer(StatusCode::OK, result)
 }
 
+/// An operation's success with nothing to tell (`{}`), or its error.
+fn done(result: Result<()>) -> Response {
+    ok(result.map(|()| json!({})))
+}
+
 #[derive(Deserialize)]
 struct Credentials {
     name: String,
@@ -72,12 +77,7 @@ async fn login(State(app): State<App>, Json(body): Json<Credentials>) -> Respons
 }
 
 async fn logout(State(app): State<App>, ApiCaller(caller): ApiCaller) -> Response {
-    ok(app
-        .netdisk
-        .accounts()
-        .logout(&caller)
-        .await
-        .map(|()| json!({})))
+    done(app.netdisk.accounts().logout(&caller).await)
 }
 
 async fn me(State(app): State<App>, ApiCaller(caller): ApiCaller) -> Response {
@@ -159,12 +159,7 @@ async fn delete_movie(
     ApiCaller(caller): ApiCaller,
     Path(id): Path<i64>,
 ) -> Response {
-    ok(app
-        .netdisk
-        .movies()
-        .delete(&caller, id)
-        .await
-        .map(|()| json!({})))
+    done(app.netdisk.movies().delete(&caller, id).await)
 }
 
 async fn start_viewing(
@@ -258,10 +253,5 @@ async fn delete_file(
     ApiCaller(caller): ApiCaller,
     Path(id): Path<i64>,
 ) -> Response {
-    ok(app
-        .netdisk
-        .files()
-        .delete(&caller, id)
-        .await
-        .map(|()| json!({})))
+    done(app.netdisk.files().delete(&caller, id).await)
 }

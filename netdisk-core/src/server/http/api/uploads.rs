@@ -18,7 +18,7 @@ use serde_json::json;
 use super::super::App;
 use super::super::auth::ApiCaller;
 use super::super::failure;
-use super::{answer, ok};
+use super::{answer, done, ok};
 use crate::{Appended, NewUpload, ServiceError, UploadKind};
 
 pub(super) fn routes() -> Router<App> {
@@ -105,10 +105,5 @@ async fn cancel(
     ApiCaller(caller): ApiCaller,
     Path(token): Path<String>,
 ) -> Response {
-    ok(app
-        .netdisk
-        .uploads()
-        .cancel(&caller, &token)
-        .await
-        .map(|()| json!({})))
+    done(app.netdisk.uploads().cancel(&caller, &token).await)
 }
