@@ -104,6 +104,14 @@ async fn rooms_can_be_made_by_those_allowed_and_show_names_as_text(t: &TestDb) -
     assert!(!guest.page("/chat").await.contains("# secret"));
     assert_eq!(guest.get("/chat/secret").await.status(), 403);
     assert_eq!(alice.get("/chat/secret").await.status(), 200);
+    let names = |rooms: Value| -> Vec<String> {
+        let rooms = rooms.as_array().unwrap().iter();
+        rooms.map(|r| r["name"].as_str().unwrap().to_owned()).collect()
+    };
+    let listed = guest.get("/api/chat/rooms").await.json().await.unwrap();
+    assert_eq!(names(listed), [LOBBY, "<i>books</i>"], "guests: public rooms");
+    let listed = alice.get("/api/chat/rooms").await.json().await.unwrap();
+    assert_eq!(names(listed), [LOBBY, "<i>books</i>", "secret"]);
 
     // Avatars are made from names on the spot, and never carry the name.
     let avatar = guest.get("/avatars/alice").await;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::App;
-use super::auth::ApiCaller;
+use super::auth::{ApiCaller, Visitor};
 use super::failure;
 use crate::{MovieKind, MovieQuery, NewAccount, Result};
 
@@ -33,6 +33,7 @@ pub(super) fn routes() -> Router<App> {
         .route("/notices", get(notices).post(release_notice))
         .route("/files", get(files))
         .route("/files/{id}", delete(delete_file))
+        .route("/chat/rooms", get(chat_rooms))
         .merge(uploads::routes())
 }
 
@@ -254,4 +255,9 @@ async fn delete_file(
     Path(id): Path<i64>,
 ) -> Response {
     done(app.netdisk.files().delete(&caller, id).await)
+}
+
+/// The chat rooms the caller may enter (a guest: the public ones), the lobby first.
+async fn chat_rooms(State(app): State<App>, Visitor(visitor): Visitor) -> Response {
+    ok(app.netdisk.chat().rooms(visitor.as_ref()).await)
 }
