@@ -1,8 +1,8 @@
 //! The C/S chat door over real sockets: a client written like the original Python one works
 //! unchanged (`tests/python/chat_client.py`); newline clients get newline answers; the lobby is
-//! the browser's lobby; and what a hostile or broken client sends (a chat before login or in
+//! the browser's lobby (its people too); and what a hostile or broken client sends (a chat before login or in
 //! another's name, an oversized message, bytes that are not UTF-8, a message split at every byte,
-//! a flood, no login at all, no reading at all) is refused or dropped while the room carries on.
+//! a flood, no login at all, thousands of connections that never log in, no reading at all) is refused or dropped while the room carries on.
 
 mod support;
 
@@ -140,6 +140,26 @@ async fn the_lobby_is_one_room_for_every_door(t: &TestDb) -> Result {
         (history[0].user.as_str(), history[0].text.as_str()),
         ("alice", "from the C/S client")
     );
+
+    // A C/S client is among the lobby's people while its connection is open.
+    let mut people = chat.people(None, LOBBY).await.unwrap();
+    let listed = |people: &mut netdisk_core::RoomPeople| -> Vec<String> {
+        people.now().people.keys().cloned().collect()
+    };
+    let within = Duration::from_secs(3);
+    let shown = tokio::time::timeout(within, async {
+        while listed(&mut people) != ["alice"] {
+            people.changed().await;
+        }
+    });
+    assert!(shown.await.is_ok(), "alice is listed");
+    drop(alice);
+    let gone = tokio::time::timeout(within, async {
+        while !listed(&mut people).is_empty() {
+            people.changed().await;
+        }
+    });
+    assert!(gone.await.is_ok(), "alice left with her connection");
     Ok(())
 }
 
@@ -233,6 +253,63 @@ async fn a_flood_is_slowed_and_a_silent_connection_must_log_in(t: &TestDb) -> Re
     Ok(())
 }
 
+/// How many connections this process may open beside what the test itself needs: the soft
+/// limit on open files, halved (each connection is a file here and one in the server).
+fn connections_allowed() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| line.split_whitespace().nth(3)?.parse::<usize>().ok())
+        .unwrap_or(1024);
+    soft.saturating_sub(300) / 2
+}
+
+async fn thousands_of_connections_that_never_log_in_are_closed(t: &TestDb) -> Result {
+    let server = TestServer::start_with(t, |c| {
+        c.server.frame_timeout_secs = 1;
+        c.server.max_connections = 5000;
+    })
+    .await;
+    for name in ["alice", "bob"] {
+        account(&server, name, &format!("{name}-pw")).await;
+    }
+    let mut bob = Chatter::login(&server, "bob").await;
+    let count = connections_allowed().min(2000);
+    assert!(
+        count >= 300,
+        "too few open files allowed for this test: {count}"
+    );
+    let mut silent = Vec::with_capacity(count);
+    for _ in 0..count {
+        silent.push(Chatter::connect(&server).await);
+    }
+    // Meanwhile the room carries on.
+    let mut alice = Chatter::login(&server, "alice").await;
+    alice.send(b"0002|alice|still talking\n").await;
+    assert_eq!(
+        bob.heard(Duration::from_millis(500)).await,
+        "1002|alice|still talking\n"
+    );
+    let closed = futures_util::future::join_all(silent.iter_mut().map(|c| async {
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(8), c.stream.read(&mut buf)).await;
+        matches!(read, Ok(Ok(0) | Err(_)))
+    }))
+    .await;
+    let still_open = closed.iter().filter(|closed| !**closed).count();
+    assert_eq!(still_open, 0, "every connection without a login is closed");
+    drop(silent);
+    let mut bob_again = Chatter::login(&server, "bob").await;
+    alice.send(b"0002|alice|after\n").await;
+    assert_eq!(
+        bob_again.heard(Duration::from_millis(500)).await,
+        "1002|alice|after\n",
+        "the door still serves"
+    );
+    Ok(())
+}
+
 async fn a_client_that_stops_reading_is_dropped_without_slowing_the_room(t: &TestDb) -> Result {
     let server = TestServer::start_with(t, |c| {
         c.chat_burst = 100_000;
@@ -265,19 +342,27 @@ async fn a_client_that_stops_reading_is_dropped_without_slowing_the_room(t: &Tes
     let got = reader.await.unwrap();
     assert!(got >= 3000 * 4011, "bob heard everything ({got} bytes)");
     assert!(started.elapsed() < Duration::from_secs(30));
+    // The sloth has still not read for longer than the stall timeout (bob may have heard
+    // everything sooner than that after the sloth's buffers filled).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     // The sloth's connection was closed: what the kernel buffered, then the end.
     let mut sloth = sloth;
     let mut buf = vec![0u8; 1 << 16];
+    let mut sloth_got = 0;
     let ended = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match sloth.stream.read(&mut buf).await {
                 Ok(0) | Err(_) => return true,
-                Ok(_) => {}
+                Ok(n) => sloth_got += n,
             }
         }
     })
     .await;
     assert_eq!(ended, Ok(true), "the sloth was dropped");
+    assert!(
+        sloth_got < got,
+        "the sloth missed what came after ({sloth_got} bytes)"
+    );
     Ok(())
 }
 
@@ -288,4 +373,5 @@ backend_tests!(
     refused_messages_send_nothing_and_the_room_carries_on,
     a_flood_is_slowed_and_a_silent_connection_must_log_in,
     a_client_that_stops_reading_is_dropped_without_slowing_the_room,
+    thousands_of_connections_that_never_log_in_are_closed,
 );

@@ -135,19 +135,36 @@
     let oldest = null;
     let socket = null;
     let retry = 0;
+    const people = new Map();
+
+    function avatarOf(user) {
+      const avatar = document.createElement("img");
+      avatar.className = "avatar";
+      avatar.src = "/avatars/" + encodeURIComponent(user);
+      avatar.alt = "";
+      return avatar;
+    }
+
+    function showPeople() {
+      const sorted = [...people.values()].sort((a, b) => a.nickname.localeCompare(b.nickname));
+      $("#people").replaceChildren(...sorted.map((person) => {
+        const item = document.createElement("li");
+        item.textContent = person.nickname;
+        item.title = person.user;
+        item.prepend(avatarOf(person.user));
+        return item;
+      }));
+      $("#people-count").textContent = people.size;
+    }
 
     function line(message) {
       const item = document.createElement("li");
       item.className = "said";
-      const avatar = document.createElement("img");
-      avatar.className = "avatar";
-      avatar.src = "/avatars/" + encodeURIComponent(message.user);
-      avatar.alt = "";
       const who = document.createElement("span");
       who.className = "who";
       who.textContent = message.nickname;
       who.title = message.user;
-      who.prepend(avatar);
+      who.prepend(avatarOf(message.user));
       const when = document.createElement("time");
       when.textContent = new Date(message.sent_at_ms).toLocaleTimeString();
       const text = document.createElement("p");
@@ -179,7 +196,13 @@
       socket.onopen = () => { retry = 0; status.textContent = "Connected."; };
       socket.onmessage = (event) => {
         const data = JSON.parse(event.data);
-        if (data.type === "history") {
+        if (data.type === "welcome") {
+          people.clear();
+        } else if (data.type === "presence") {
+          data.joined.forEach((person) => people.set(person.user, person));
+          data.left.forEach((user) => people.delete(user));
+          showPeople();
+        } else if (data.type === "history") {
           list.replaceChildren();
           older(data.messages);
           scrollDown();

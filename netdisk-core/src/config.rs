@@ -57,6 +57,9 @@ pub struct Config {
     pub chat_burst: u32,
     /// Chat messages a second a person may send after a burst. Default 5.
     pub chat_per_second: u32,
+    /// How often a chat WebSocket is pinged; one that answers nothing for two and a half
+    /// times this is taken for dead and leaves its room.
+    pub chat_ping_secs: u64,
     /// A resumable upload that receives nothing for this many seconds is removed with its
     /// bytes. Default 86400 (a day).
     pub upload_expiry_secs: u64,
@@ -176,6 +179,7 @@ impl Default for Config {
             chat_max_message_bytes: 4096,
             chat_burst: 20,
             chat_per_second: 5,
+            chat_ping_secs: 5,
             server: ServerConfig::default(),
         }
     }

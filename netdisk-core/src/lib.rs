@@ -36,9 +36,10 @@ pub mod topics;
 pub use config::Config;
 pub use error::{Result, ServiceError};
 pub use service::{
-    AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, FileDownload, Files, LOBBY,
-    LoginOutcome, MAX_PAGE, MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary,
+    AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, FileDownload, Files, Here,
+    LOBBY, LoginOutcome, MAX_PAGE, MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary,
     MovieUpload, Movies, Netdisk, NewAccount, NewUpload, NoticeSubscription, NoticeView, Notices,
-    Permission, Profile, RecordView, RoomSubscription, RoomView, StartupReport, StoredContent,
-    Transfer, UploadKind, UploadProgress, Uploads, UserType, Viewing, ViewingContent,
+    People, PeopleNow, Permission, Person, Profile, RecordView, RoomPeople, RoomSubscription,
+    RoomView, StartupReport, StoredContent, Transfer, UploadKind, UploadProgress, Uploads,
+    UserType, Viewing, ViewingContent,
 };

@@ -3,6 +3,7 @@
 //! pages, live messages for members and guests, guests refused when they talk, and refused
 //! handshakes (another site's page, a members-only room, an oversized frame).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -36,12 +37,22 @@ async fn open(
         .map(|(socket, _)| socket)
 }
 
-/// The next JSON message, within two seconds.
+/// The next JSON message but presence, within two seconds.
 async fn next(socket: &mut Socket) -> Value {
     loop {
-        let message = tokio::time::timeout(Duration::from_secs(2), socket.next())
+        let message = next_any(socket, Duration::from_secs(2)).await;
+        if message["type"] != "presence" {
+            return message;
+        }
+    }
+}
+
+/// The next JSON message of any type, within `within`.
+async fn next_any(socket: &mut Socket, within: Duration) -> Value {
+    loop {
+        let message = tokio::time::timeout(within, socket.next())
             .await
-            .expect("a message within 2 s")
+            .expect("a message in time")
             .expect("the socket is open")
             .unwrap();
         if let Message::Text(text) = message {
@@ -55,6 +66,65 @@ async fn send(socket: &mut Socket, value: Value) {
         .send(Message::Text(value.to_string().into()))
         .await
         .unwrap();
+}
+
+/// A socket read by a task of its own (so that it answers pings however long the test looks
+/// elsewhere), its JSON messages passed on, until it is told to stop.
+struct Followed {
+    messages: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    reader: tokio::task::JoinHandle<Socket>,
+}
+
+fn follow(mut socket: Socket) -> Followed {
+    let (pass, messages) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let reader = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = &mut stopped => return socket,
+                message = socket.next() => match message {
+                    Some(Ok(Message::Text(text))) => {
+                        let _ = pass.send(serde_json::from_str(&text).unwrap());
+                    }
+                    Some(Ok(_)) => {}
+                    _ => return socket,
+                },
+            }
+        }
+    });
+    Followed {
+        messages,
+        stop,
+        reader,
+    }
+}
+
+/// Follows presence messages into `people` (account → nickname) until the account names are
+/// `expected`, within `within`.
+async fn people_become(
+    followed: &mut Followed,
+    people: &mut BTreeMap<String, String>,
+    expected: &[&str],
+    within: Duration,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while people.keys().map(String::as_str).collect::<Vec<_>>() != expected {
+        let message = tokio::time::timeout_at(deadline, followed.messages.recv()).await;
+        let message = message
+            .unwrap_or_else(|_| panic!("{expected:?} within {within:?}; seen {people:?}"))
+            .expect("the socket is open");
+        if message["type"] != "presence" {
+            continue;
+        }
+        for person in message["joined"].as_array().unwrap() {
+            let user = person["user"].as_str().unwrap().to_owned();
+            people.insert(user, person["nickname"].as_str().unwrap().to_owned());
+        }
+        for user in message["left"].as_array().unwrap() {
+            people.remove(user.as_str().unwrap());
+        }
+    }
 }
 
 async fn rooms_can_be_made_by_those_allowed_and_show_names_as_text(t: &TestDb) -> Result {
@@ -106,10 +176,16 @@ async fn rooms_can_be_made_by_those_allowed_and_show_names_as_text(t: &TestDb) -
     assert_eq!(alice.get("/chat/secret").await.status(), 200);
     let names = |rooms: Value| -> Vec<String> {
         let rooms = rooms.as_array().unwrap().iter();
-        rooms.map(|r| r["name"].as_str().unwrap().to_owned()).collect()
+        rooms
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
     };
     let listed = guest.get("/api/chat/rooms").await.json().await.unwrap();
-    assert_eq!(names(listed), [LOBBY, "<i>books</i>"], "guests: public rooms");
+    assert_eq!(
+        names(listed),
+        [LOBBY, "<i>books</i>"],
+        "guests: public rooms"
+    );
     let listed = alice.get("/api/chat/rooms").await.json().await.unwrap();
     assert_eq!(names(listed), [LOBBY, "<i>books</i>", "secret"]);
 
@@ -201,6 +277,48 @@ async fn a_room_socket_gives_history_then_everything_said(t: &TestDb) -> Result 
     Ok(())
 }
 
+async fn the_room_socket_lists_who_is_here_as_they_come_and_go(t: &TestDb) -> Result {
+    let web = Web::start_with(t, |c| c.chat_ping_secs = 1).await;
+    let origin = ("origin", format!("http://{}", web.addr));
+    let mut cookies = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        web.account(name, UserType::User).await;
+        cookies.push((
+            "cookie",
+            format!("netdisk_session={}", web.token(name).await),
+        ));
+    }
+    let bob = web.caller("bob").await;
+    let chat = web.server.netdisk.chat();
+    chat.set_nickname(&bob, "<b>Bobby</b>").await.unwrap();
+    let mut sockets = Vec::new();
+    for cookie in cookies {
+        let socket = open(&web, LOBBY, &[origin.clone(), cookie]).await.unwrap();
+        sockets.push(follow(socket));
+    }
+    let [mut alice, bob, carol] = <[Followed; 3]>::try_from(sockets).ok().unwrap();
+    let mut guest = follow(open(&web, LOBBY, &[origin]).await.unwrap());
+
+    let within = Duration::from_secs(5);
+    let everyone = ["alice", "bob", "carol"];
+    let mut seen_by_guest = BTreeMap::new();
+    people_become(&mut guest, &mut seen_by_guest, &everyone, within).await;
+    let mut seen_by_alice = BTreeMap::new();
+    people_become(&mut alice, &mut seen_by_alice, &everyone, within).await;
+    assert_eq!(seen_by_alice["bob"], "<b>Bobby</b>", "nicknames are shown");
+
+    // Bob closes his socket: he leaves at once. Carol's client vanishes without closing (it
+    // stops answering pings): she leaves within seconds.
+    bob.reader.abort();
+    people_become(&mut guest, &mut seen_by_guest, &["alice", "carol"], within).await;
+    carol.stop.send(()).unwrap();
+    let _still_open = carol.reader.await.unwrap();
+    let dead_within = Duration::from_secs(8);
+    people_become(&mut alice, &mut seen_by_alice, &["alice"], dead_within).await;
+    people_become(&mut guest, &mut seen_by_guest, &["alice"], within).await;
+    Ok(())
+}
+
 async fn handshakes_from_elsewhere_or_into_closed_rooms_are_refused(t: &TestDb) -> Result {
     let web = Web::start_with(t, |c| c.chat_max_message_bytes = 1000).await;
     web.account("admin", UserType::Admin).await;
@@ -262,5 +380,6 @@ backend_tests!(
     on [sqlite_memory, mysql]:
     rooms_can_be_made_by_those_allowed_and_show_names_as_text,
     a_room_socket_gives_history_then_everything_said,
+    the_room_socket_lists_who_is_here_as_they_come_and_go,
     handshakes_from_elsewhere_or_into_closed_rooms_are_refused,
 );

@@ -1,8 +1,8 @@
 //! The service's tables, as `mini_orm` models: one file per service, beside the service that
 //! writes them (`accounts`: users and sessions; `movies`: movies and download records;
 //! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files;
-//! `uploads`: resumable uploads in progress; `chat`: rooms, memberships, permissions and
-//! nicknames).
+//! `uploads`: resumable uploads in progress; `chat`: rooms, memberships, permissions,
+//! nicknames and presence).
 //!
 //! Times are text in the contract's `"YYYY-MM-DD HH:MM:SS"` form (server local time), which is
 //! what the protocol returns and sorts correctly as text.
@@ -18,7 +18,7 @@ mod uploads;
 use mini_orm::{Db, Result};
 
 pub use accounts::{AccountLock, Session, User};
-pub use chat::{ChatRoom, Nickname, RoomMember, UserPermission};
+pub use chat::{ChatPresence, ChatProcess, ChatRoom, Nickname, RoomMember, UserPermission};
 pub use content::Blob;
 pub use files::UserFile;
 pub use movies::{DownloadRecord, Movie, MovieViewing};
@@ -41,5 +41,7 @@ pub async fn create_schema(db: &Db) -> Result<()> {
     db.create_table::<RoomMember>().await?;
     db.create_table::<UserPermission>().await?;
     db.create_table::<Nickname>().await?;
+    db.create_table::<ChatProcess>().await?;
+    db.create_table::<ChatPresence>().await?;
     Ok(())
 }

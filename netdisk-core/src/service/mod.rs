@@ -6,7 +6,7 @@
 //! - [`Notices`]: publish, list, and live push to subscribers;
 //! - [`Files`]: each person's private netdisk;
 //! - [`Uploads`]: movies and files sent in chunks, resumable;
-//! - [`Chat`]: chat rooms, permissions, nicknames and messages.
+//! - [`Chat`]: chat rooms, permissions, nicknames, messages and presence.
 //!
 //! [`Netdisk`] opens them together and hands each out. Every operation that needs a logged-in
 //! person takes a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`]
@@ -37,7 +37,10 @@ use crate::topics::{Options, Pubsub, Topics};
 
 pub use accounts::{AccountSummary, Accounts, LoginOutcome, NewAccount, Profile, UserType};
 pub use caller::Caller;
-pub use chat::{Chat, ChatMessage, LOBBY, Permission, RoomSubscription, RoomView};
+pub use chat::{
+    Chat, ChatMessage, Here, LOBBY, People, PeopleNow, Permission, Person, RoomPeople,
+    RoomSubscription, RoomView,
+};
 use content::Content;
 pub use content::StartupReport;
 pub use files::{FileDownload, Files};

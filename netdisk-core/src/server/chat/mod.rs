@@ -9,7 +9,8 @@
 //! within `frame_timeout_secs`; a refused message (not logged in, another user's name, too
 //! long, not UTF-8, too fast) sends nothing out and the connection carries on. A client that
 //! stops reading is dropped once a write waits `stall_timeout_secs`: the room never waits for
-//! it. The connection's session ends with it.
+//! it. A logged-in connection is listed among the lobby's people (what the browser and the
+//! terminal client show) while it is open. The connection's session ends with it.
 
 pub mod framing;
 
@@ -22,7 +23,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 
 use super::connection::Limits;
 use super::door::{Door, ServeConnection, Served, Shutdown, loopback};
-use crate::{Caller, LOBBY, Netdisk, RoomSubscription};
+use crate::{Caller, Here, LOBBY, Netdisk, RoomSubscription};
 use framing::{Framer, Piece};
 
 /// The C/S chat door.
@@ -53,6 +54,8 @@ struct ChatConnection {
     newline: bool,
     caller: Option<Caller>,
     lobby: Option<RoomSubscription>,
+    /// Lists the logged-in caller among the lobby's people while the connection is open.
+    here: Option<Here>,
 }
 
 /// What ended a wait.
@@ -76,6 +79,7 @@ impl ChatConnection {
             newline: false,
             caller: None,
             lobby: None,
+            here: None,
         }
     }
 
@@ -152,15 +156,19 @@ impl ChatConnection {
         if let Some(previous) = self.caller.take() {
             let _ = self.netdisk.accounts().logout(&previous).await;
             self.lobby = None;
+            self.here = None;
         }
         let logged_in = match self.netdisk.accounts().login(name, password, None).await {
             Ok(outcome) => {
                 let chat = self.netdisk.chat();
-                let nickname = chat.nickname(&outcome.caller).await;
-                let lobby = chat.listen(Some(&outcome.caller), LOBBY).await;
-                match (nickname, lobby) {
-                    (Ok(nickname), Ok(lobby)) => Some((outcome.caller, nickname, lobby)),
-                    (Err(error), _) | (_, Err(error)) => {
+                let joined = tokio::try_join!(
+                    chat.nickname(&outcome.caller),
+                    chat.listen(Some(&outcome.caller), LOBBY),
+                    chat.arrive(&outcome.caller, LOBBY),
+                );
+                match joined {
+                    Ok((nickname, lobby, here)) => Some((outcome.caller, nickname, lobby, here)),
+                    Err(error) => {
                         tracing::warn!(%error, "chat login could not complete");
                         None
                     }
@@ -169,10 +177,11 @@ impl ChatConnection {
             Err(_) => None,
         };
         let answer = match logged_in {
-            Some((caller, nickname, lobby)) => {
+            Some((caller, nickname, lobby, here)) => {
                 let answer = format!("1001|1|{nickname}|{}", caller.name());
                 self.caller = Some(caller);
                 self.lobby = Some(lobby);
+                self.here = Some(here);
                 answer
             }
             None => "1001|0||".to_owned(),

@@ -3,6 +3,9 @@
 //! describes. Guests read public rooms live; talking needs a login. The rules are the chat
 //! service's; a page only hides what a person may not do.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use askama::Template;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -17,7 +20,10 @@ use super::App;
 use super::auth::{Member, Visitor};
 use super::pages::{Nav, render, see};
 use super::{failure, same_origin};
-use crate::{Caller, ChatMessage, Permission, RoomSubscription, RoomView, ServiceError};
+use crate::{
+    Caller, ChatMessage, People, Permission, Person, RoomPeople, RoomSubscription, RoomView,
+    ServiceError,
+};
 
 /// Messages sent on entering a room, and per "earlier" page.
 const PAGE: u64 = 50;
@@ -147,26 +153,54 @@ async fn room_socket(
         Ok(room) => room,
         Err(error) => return failure::api(error),
     };
-    let listening = match chat.listen(visitor.as_ref(), &entered.name).await {
-        Ok(listening) => listening,
+    let following = tokio::try_join!(
+        chat.listen(visitor.as_ref(), &entered.name),
+        chat.people(visitor.as_ref(), &entered.name),
+    );
+    let (listening, people) = match following {
+        Ok(following) => following,
         Err(error) => return failure::api(error),
     };
     let max = app.netdisk.config().chat_max_message_bytes + 1024;
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| talk(app, visitor, entered, listening, socket))
+        .on_upgrade(move |socket| {
+            let room = Room {
+                view: entered,
+                listening,
+                people,
+            };
+            talk(app, visitor, room, socket)
+        })
 }
 
-/// Serves one socket: the newest messages, then everything said, and what the client says.
-async fn talk(
-    app: App,
-    visitor: Option<Caller>,
-    room: RoomView,
-    mut listening: RoomSubscription,
-    mut socket: WebSocket,
-) {
+/// A room a socket follows.
+struct Room {
+    view: RoomView,
+    listening: RoomSubscription,
+    people: RoomPeople,
+}
+
+/// Serves one socket: the newest messages and who is here, then everything said and everyone
+/// who comes and goes, and what the client says. A logged-in visitor is listed in the room
+/// while the socket is open. It is pinged every `chat_ping_secs`; silent (pings unanswered)
+/// for two and a half times that, it is closed, so a client that vanished leaves within
+/// seconds.
+async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSocket) {
     let chat = app.netdisk.chat().clone();
+    let Room {
+        view: room,
+        mut listening,
+        mut people,
+    } = room;
+    let _here = match &visitor {
+        Some(caller) => match chat.arrive(caller, &room.name).await {
+            Ok(here) => Some(here),
+            Err(_) => return,
+        },
+        None => None,
+    };
     let welcome = json!({
         "type": "welcome",
         "room": room.name,
@@ -180,13 +214,52 @@ async fn talk(
     if !send(&app, &mut socket, &welcome).await || !send(&app, &mut socket, &history).await {
         return;
     }
+    let mut shown = Arc::new(People::new());
+    let mut shown_version = 0;
+    let now = people.now();
+    if now.version > 0 {
+        (shown, shown_version) = (now.people.clone(), now.version);
+        if !send(
+            &app,
+            &mut socket,
+            &presence(now.people.values().cloned().collect(), Vec::new()),
+        )
+        .await
+        {
+            return;
+        }
+    }
     let mut shutdown = app.shutdown.clone();
+    let ping_every = Duration::from_secs(app.netdisk.config().chat_ping_secs.max(1));
+    let silence_limit = ping_every * 5 / 2;
+    let mut ping = tokio::time::interval(ping_every);
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.changed() => {
                 let bye = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("the server is shutting down") };
                 let _ = socket.send(Message::Close(Some(bye))).await;
                 return;
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > silence_limit {
+                    return;
+                }
+                let sent = tokio::time::timeout(app.limits.stall_timeout, socket.send(Message::Ping(Default::default())));
+                if !matches!(sent.await, Ok(Ok(()))) {
+                    return;
+                }
+            }
+            now = people.changed() => {
+                let (joined, left) = if now.version == shown_version + 1 {
+                    (now.joined.clone(), now.left.clone())
+                } else {
+                    now.since(&shown)
+                };
+                (shown, shown_version) = (now.people.clone(), now.version);
+                if !send(&app, &mut socket, &presence(joined, left)).await {
+                    return;
+                }
             }
             heard = listening.next() => match heard {
                 Ok(message) => {
@@ -200,6 +273,7 @@ async fn talk(
                 }
             },
             received = socket.recv() => {
+                last_heard = tokio::time::Instant::now();
                 let text = match received {
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -254,6 +328,11 @@ async fn answer(
             }
         }
     }
+}
+
+/// Who arrived (or changed their nickname) and who left.
+fn presence(joined: Vec<Person>, left: Vec<String>) -> serde_json::Value {
+    json!({ "type": "presence", "joined": joined, "left": left })
 }
 
 fn said(message: &ChatMessage) -> serde_json::Value {

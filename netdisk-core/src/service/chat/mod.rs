@@ -7,8 +7,12 @@
 //! Rules the service enforces whatever the door: only the logged-in talk, in rooms they may
 //! enter; a message has 1 to `chat_max_message_bytes` bytes; each person gets a burst of
 //! `chat_burst` messages and then `chat_per_second` a second ([`ServiceError::TooFast`]).
+//!
+//! Presence (who is in a room now, across processes) is `presence`'s: a connection holds a
+//! [`Here`] from [`Chat::arrive`] while it is open, and a page follows [`Chat::people`].
 
 mod limiter;
+mod presence;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -22,6 +26,8 @@ use crate::error::{Result, ServiceError};
 use crate::models::{ChatRoom, Nickname, RoomMember, User, UserPermission};
 use crate::topics::{Subscription, Topics};
 use limiter::Limiter;
+use presence::Presence;
+pub use presence::{Here, People, PeopleNow, Person, RoomPeople};
 
 /// The room that always exists, and the C/S chat door's only room.
 pub const LOBBY: &str = "lobby";
@@ -122,6 +128,7 @@ pub struct Chat {
     shared: Arc<Shared>,
     topics: Topics,
     limiter: Arc<Limiter>,
+    presence: Presence,
 }
 
 impl Chat {
@@ -139,6 +146,7 @@ impl Chat {
         let config = &shared.config;
         let limiter = Arc::new(Limiter::new(config.chat_burst, config.chat_per_second));
         Ok(Chat {
+            presence: Presence::start(shared.clone()),
             shared,
             topics,
             limiter,
@@ -387,5 +395,21 @@ impl Chat {
         Ok(RoomSubscription(
             self.topics.subscribe(&topic(&room)).await?,
         ))
+    }
+
+    /// Lists the caller among the people of room `room` (on every server process) until the
+    /// returned [`Here`] is dropped: a connection holds it while it is open. Several
+    /// connections of one person make one entry. The caller must be able to enter the room.
+    pub async fn arrive(&self, caller: &Caller, room: &str) -> Result<Here> {
+        let room = self.enter(Some(caller), room).await?;
+        Ok(self.presence.arrive(room.id, caller.user_id()))
+    }
+
+    /// The people logged in and in room `room` now, on every server process, kept current:
+    /// changes made through this process show within moments, other processes' within a
+    /// second, and the people of a process that died leave within about eight seconds.
+    pub async fn people(&self, viewer: Option<&Caller>, room: &str) -> Result<RoomPeople> {
+        let room = self.enter(viewer, room).await?;
+        Ok(self.presence.watch(room.id))
     }
 }
