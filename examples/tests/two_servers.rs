@@ -18,119 +18,20 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use examples::{Client, Connection, FileEntry, Role, Timeouts, hash_password};
 use mini_orm::backend_tests;
 use mini_orm::testing::TestDb;
 use serde_json::json;
+use support::process::ServerProcess;
 use support::{content, write_file};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 type Result = mini_orm::Result<()>;
 
-/// How long a server process may take to start listening.
-const START_LIMIT: Duration = Duration::from_secs(30);
 /// How long a notice published on one server may take to reach the other's subscribers.
 const PUSH_LIMIT: Duration = Duration::from_secs(5);
-
-/// One running `server` process: its Youku and HTTP addresses and everything it printed so far.
-struct ServerProcess {
-    child: Child,
-    addr: String,
-    http: String,
-    output: Arc<Mutex<String>>,
-}
-
-impl ServerProcess {
-    /// Starts the server on database `db` and data directory `data_dir`, the Youku and HTTP
-    /// doors only, on free loopback ports, with extra environment `env`; waits until it listens.
-    async fn start(db: &str, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args([
-                "--db",
-                db,
-                "--youku",
-                "127.0.0.1:0",
-                "--no-netdisk",
-                "--no-chat",
-                "--http",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let output = Arc::new(Mutex::new(String::new()));
-        let (found, listening) = tokio::sync::oneshot::channel();
-        tokio::spawn(collect(
-            child.stdout.take().unwrap(),
-            output.clone(),
-            Some(found),
-        ));
-        tokio::spawn(collect(child.stderr.take().unwrap(), output.clone(), None));
-        let (addr, http) = match tokio::time::timeout(START_LIMIT, listening).await {
-            Ok(Ok(addrs)) => addrs,
-            _ => panic!(
-                "the server did not start listening:\n{}",
-                output.lock().unwrap()
-            ),
-        };
-        ServerProcess {
-            child,
-            addr,
-            http,
-            output,
-        }
-    }
-
-    /// Everything the process printed, for failure messages.
-    fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
-    }
-
-    /// Stops the process.
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
-/// Appends every line of `stream` to `output`; sends the address of the line announcing the
-/// Youku door (`youku door on ADDR`) to `found`.
-async fn collect(
-    stream: impl AsyncRead + Unpin,
-    output: Arc<Mutex<String>>,
-    mut found: Option<tokio::sync::oneshot::Sender<(String, String)>>,
-) {
-    let mut lines = BufReader::new(stream).lines();
-    let (mut youku, mut http) = (None, None);
-    while let Ok(Some(line)) = lines.next_line().await {
-        let door_addr = |door: &str| {
-            line.strip_prefix(&format!("{door} door on "))
-                .and_then(|rest| rest.split_whitespace().next())
-                .map(|addr| addr.trim_end_matches(':').to_owned())
-        };
-        youku = youku.or_else(|| door_addr("youku"));
-        http = http.or_else(|| door_addr("http"));
-        if let (Some(youku), Some(http)) = (&youku, &http)
-            && let Some(sender) = found.take()
-        {
-            let _ = sender.send((youku.clone(), http.clone()));
-        }
-        let mut output = output.lock().unwrap();
-        output.push_str(&line);
-        output.push('\n');
-    }
-}
 
 /// A browser's notice stream on the HTTP door at `http`, logged in as `name` (password `pw`,
 /// as the clients send it): `GET /notices/events` over a plain socket, and what it sent so far.
@@ -197,8 +98,9 @@ async fn two_servers(
     data_dir: &Path,
     env: &[(&str, &str)],
 ) -> (ServerProcess, ServerProcess) {
-    let first = ServerProcess::start(&t.url, data_dir, env).await;
-    let second = ServerProcess::start(&t.url, data_dir, env).await;
+    let doors = ["youku", "http"];
+    let first = ServerProcess::start(&t.url, data_dir, &doors, env).await;
+    let second = ServerProcess::start(&t.url, data_dir, &doors, env).await;
     (first, second)
 }
 
@@ -218,10 +120,10 @@ async fn a_session_from_one_server_works_and_ends_on_the_other(t: &TestDb) -> Re
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_servers(t, dir.path(), &[]).await;
 
-    let mut on_a = Connection::connect(a.addr.as_str(), Timeouts::default())
+    let mut on_a = Connection::connect(a.addr("youku"), Timeouts::default())
         .await
         .unwrap();
-    let mut on_b = Connection::connect(b.addr.as_str(), Timeouts::default())
+    let mut on_b = Connection::connect(b.addr("youku"), Timeouts::default())
         .await
         .unwrap();
     let account = |kind: &str| json!({"type": kind, "name": "alice", "password": hash_password("pw"), "user_type": "user"});
@@ -292,18 +194,18 @@ async fn what_is_uploaded_through_one_server_comes_out_intact_through_the_other(
     let document_path = write_file(files.path(), "report.pdf", &document);
     let film_path = write_file(files.path(), "film.mp4", &film);
 
-    let mut admin_a = logged_in(&a.addr, Role::Admin, "root", true).await;
+    let mut admin_a = logged_in(a.addr("youku"), Role::Admin, "root", true).await;
     let movie_id = admin_a
         .upload_movie(Path::new(&film_path), false)
         .await
         .unwrap();
-    let mut alice_a = logged_in(&a.addr, Role::User, "alice", true).await;
+    let mut alice_a = logged_in(a.addr("youku"), Role::User, "alice", true).await;
     let file_id = alice_a
         .upload_file(Path::new(&document_path))
         .await
         .unwrap();
 
-    let mut alice_b = logged_in(&b.addr, Role::User, "alice", false).await;
+    let mut alice_b = logged_in(b.addr("youku"), Role::User, "alice", false).await;
     let listed: Vec<FileEntry> = alice_b.files().await.unwrap();
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(
@@ -384,12 +286,12 @@ async fn notice_pushed_once_on_both(t: &TestDb, env: &[(&str, &str)]) -> Result 
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_servers(t, dir.path(), env).await;
 
-    let mut admin = logged_in(&a.addr, Role::Admin, "root", true).await;
-    let mut on_b = logged_in(&b.addr, Role::User, "bob", true).await;
+    let mut admin = logged_in(a.addr("youku"), Role::Admin, "root", true).await;
+    let mut on_b = logged_in(b.addr("youku"), Role::User, "bob", true).await;
     on_b.subscribe().await.unwrap();
-    let mut on_a = logged_in(&a.addr, Role::User, "alice", true).await;
+    let mut on_a = logged_in(a.addr("youku"), Role::User, "alice", true).await;
     on_a.subscribe().await.unwrap();
-    let mut browser_on_b = EventStream::open(&b.http, "bob").await;
+    let mut browser_on_b = EventStream::open(b.addr("http"), "bob").await;
     browser_on_b.read_for(Duration::from_millis(200)).await;
     let published = Instant::now();
     admin

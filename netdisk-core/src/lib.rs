@@ -31,6 +31,8 @@ mod priority;
 pub mod server;
 mod service;
 pub mod storage;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod topics;
 
 pub use config::Config;

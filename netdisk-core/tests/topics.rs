@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mini_orm::testing::{TestBackend, TestDb};
 use mini_orm::{Db, backend_tests};
+use netdisk_core::testing::RedisServer;
 use netdisk_core::topics::{
     Event, Link, Options, Pubsub, Subscription, Topics, TopicsError, Transport,
 };
@@ -313,71 +314,6 @@ backend_tests!(
     a_lossless_transport_delivers_without_the_database,
 );
 
-/// A `redis-server` of the test's own, on a port of its own.
-struct RedisServer {
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl RedisServer {
-    /// `None` (with a message) when `redis-server` is not installed.
-    async fn start() -> Option<RedisServer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = RedisServer { port, child: None };
-        if !server.restart().await {
-            eprintln!("skipped: redis-server is not installed (CI installs it)");
-            return None;
-        }
-        Some(server)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server; false when there is no `redis-server`.
-    async fn restart(&mut self) -> bool {
-        let spawned = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        let child = match spawned {
-            Ok(child) => child,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return false,
-            Err(error) => panic!("cannot start redis-server: {error}"),
-        };
-        self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not answer on port {}", self.port);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// What `netdisk_core::topics` logs, as `LEVEL field=value ...` lines, for the whole test binary.
 fn topics_log() -> &'static Mutex<Vec<String>> {
     static LOG: OnceLock<&'static Mutex<Vec<String>>> = OnceLock::new();
@@ -428,7 +364,7 @@ async fn redis_carries_events_between_processes_and_heals_an_outage(t: &TestDb) 
     let Some(mut redis) = RedisServer::start().await else {
         return Ok(());
     };
-    let server = format!("127.0.0.1:{}", redis.port);
+    let server = format!("127.0.0.1:{}", redis.port());
     timeout(Duration::from_secs(60), async {
         // A long safety-net interval: whatever crosses does so by Redis or by the reconnect.
         let open = |db: Db| {

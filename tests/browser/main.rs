@@ -1,6 +1,6 @@
 //! The site in a real browser (headless Chromium through chromedriver, see `chrome`): signing
 //! up and logging in, a movie that plays, uploads with progress, a notice that appears on an
-//! open page without a reload, and a chat room's history and live messages. Each test also saves screenshots of the pages it visits, at
+//! open page without a reload, and a chat room's history, live messages and who is here. Each test also saves screenshots of the pages it visits, at
 //! desktop and phone widths, into `docs/screenshots/`.
 
 #[path = "../support/faults.rs"]
@@ -388,9 +388,18 @@ async fn a_chat_room_shows_history_and_live_messages(t: &TestDb) -> Result {
     ] {
         chat.say(&bob, netdisk_core::LOBBY, text).await.unwrap();
     }
+    // Bob is in the lobby through another door while alice reads it.
+    let bob_here = chat.arrive(&bob, netdisk_core::LOBBY).await.unwrap();
     site.account("alice", UserType::User).await;
     site.log_in(&chrome, "alice").await;
     chrome.client.goto(&site.url("/chat/lobby")).await.unwrap();
+    chrome
+        .until(
+            "alice and bob listed as here",
+            Duration::from_secs(10),
+            "const here = [...document.querySelectorAll('#people li')].map((li) => li.textContent); return here.length === 2 && here.includes('Bob 🐻') && here.includes('alice')",
+        )
+        .await;
     chrome
         .until(
             "the history",
@@ -427,6 +436,14 @@ async fn a_chat_room_shows_history_and_live_messages(t: &TestDb) -> Result {
         )
         .await;
     chrome.screenshots("chat").await;
+    drop(bob_here);
+    chrome
+        .until(
+            "bob gone from the list when he leaves",
+            Duration::from_secs(10),
+            "return document.querySelectorAll('#people li').length === 1",
+        )
+        .await;
     Ok(())
 }
 

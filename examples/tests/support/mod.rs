@@ -2,6 +2,8 @@
 //! the compiled `admin` and `user` examples against it with piped stdin.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
