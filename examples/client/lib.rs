@@ -2,9 +2,11 @@
 //! and `user` examples: the framing ([`connection`]), one method per request ([`Client`]),
 //! uploads and downloads with progress bars and resuming ([`transfer`]), tables ([`table`]),
 //! and what the two programs have in common: the numbered menu ([`menu`]) and the command
-//! line ([`cli`]).
+//! line ([`cli`]). The `chat` example's network side (the HTTP door's chat WebSocket, not the
+//! Youku protocol) is [`chat`].
 
 pub mod api;
+pub mod chat;
 pub mod cli;
 pub mod connection;
 pub mod error;
