@@ -24,12 +24,8 @@ use clap::Parser;
 use examples::chat::{ApiError, Backoff, Credentials, Link, Session};
 use reqwest::Url;
 
-#[path = "chat/state.rs"]
-mod state;
 #[path = "chat/terminal.rs"]
 mod terminal;
-#[path = "chat/ui.rs"]
-mod ui;
 
 /// How long leaving (closing the socket, logging out) may take.
 const LEAVE_LIMIT: Duration = Duration::from_secs(2);
@@ -81,7 +77,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let outcome = match entered {
         Ok(rooms) => {
             let mut link = Link::open(session.clone(), &args.room, Backoff::default());
-            let mut chat = state::Chat::new(session.name(), rooms, &args.room);
+            let mut chat = examples::chat::state::Chat::new(session.name(), rooms, &args.room);
             let mut screen = ratatui::try_init().context("cannot set up the terminal")?;
             let shown = terminal::run(&mut screen, &mut chat, &mut link).await;
             ratatui::restore();

@@ -13,8 +13,8 @@ use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers
 use ratatui::crossterm::terminal;
 use tokio::sync::mpsc;
 
-use crate::state::{Action, Chat, View};
-use crate::ui;
+use examples::chat::state::{Action, Chat, View};
+use examples::chat::ui;
 
 /// How often the screen is redrawn while a countdown is on it.
 const TICK: Duration = Duration::from_millis(250);

@@ -41,6 +41,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use md5::{Digest, Md5};
 use tokio::sync::oneshot;
 
 use crate::error::{Result, ServiceError};
@@ -215,16 +216,35 @@ fn verify_in(blocks: &mut [Block], password: &[u8], stored: &str) -> Result<bool
     Ok(Output::new(out).map_err(argon2_error)? == *expected)
 }
 
-/// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) of `password` with a fresh salt.
+/// The one form every door's password takes before it is hashed, so that one account works at
+/// every door: the original Youku clients send the hex MD5 of what the person typed, the
+/// browser, the chat door and the netdisk door send the text itself. Text that already is a
+/// hex MD5 (32 lowercase hex digits, as Python's `hexdigest` writes it) is kept; any other
+/// text is replaced by its hex MD5. (A typed password of exactly 32 lowercase hex digits is
+/// therefore taken as a digest at every door.)
+fn canonical(password: &str) -> String {
+    let is_digest = password.len() == 32
+        && password
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if is_digest {
+        password.to_owned()
+    } else {
+        hex::encode(Md5::digest(password.as_bytes()))
+    }
+}
+
+/// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) of `password` (in its
+/// [`canonical`] form) with a fresh salt.
 pub async fn hash(password: &str) -> Result<String> {
     check_length(password)?;
-    let password = password.to_owned();
+    let password = canonical(password);
     hashers()
         .run(move |blocks| hash_in(blocks, password.as_bytes()))
         .await
 }
 
-/// Whether `password` matches `stored` (a PHC string). With `stored = None` (no such user) it
+/// Whether `password` (in its [`canonical`] form) matches `stored` (a PHC string). With `stored = None` (no such user) it
 /// checks against a fixed dummy hash, so both answers take about the same time.
 ///
 /// A stored string that does not parse, names no argon2 variant or needs more memory than our
@@ -234,7 +254,7 @@ pub async fn verify(password: &str, stored: Option<String>) -> Result<bool> {
     if check_length(password).is_err() {
         return Ok(false);
     }
-    let password = password.to_owned();
+    let password = canonical(password);
     hashers()
         .run(move |blocks| {
             let Some(stored) = stored else {
@@ -292,10 +312,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_canonical_form_is_the_hex_md5_of_the_text_unless_it_is_one() {
+        let digest = "1a1dc91c907325c69271ddf0c944bc72"; // md5("pass")
+        assert_eq!(canonical("pass"), digest);
+        assert_eq!(canonical(digest), digest, "a digest is kept");
+        let upper = digest.to_uppercase();
+        assert_ne!(canonical(&upper), upper, "only lowercase hex is a digest");
+        assert_ne!(canonical(&digest[1..]), &digest[1..], "only 32 digits");
+    }
+
     #[tokio::test]
     async fn hashes_match_the_argon2_crate_both_ways() {
+        // What is hashed is the canonical form (the hex MD5 of the text).
+        let staple = canonical("battery staple");
         let theirs = hasher()
-            .hash_password(b"battery staple")
+            .hash_password(staple.as_bytes())
             .unwrap()
             .to_string();
         assert!(
@@ -307,8 +339,8 @@ mod tests {
 
         let ours = hash("battery staple").await.unwrap();
         let crate_verifies = |password: &[u8]| hasher().verify_password(password, ours.as_str());
-        assert!(crate_verifies(b"battery staple").is_ok());
-        assert!(crate_verifies(b"battery stapler").is_err());
+        assert!(crate_verifies(staple.as_bytes()).is_ok());
+        assert!(crate_verifies(canonical("battery stapler").as_bytes()).is_err());
         let parsed = PasswordHash::new(&ours).unwrap();
         assert_eq!(parsed.salt.unwrap().len(), 16);
         assert_eq!(parsed.hash.unwrap().len(), Params::DEFAULT_OUTPUT_LEN);
@@ -323,7 +355,7 @@ mod tests {
         ] {
             let params = Params::new(m, t, p, Some(24)).unwrap();
             let stored = Argon2::new(algorithm, Version::V0x13, params)
-                .hash_password(b"tr0ub4dor")
+                .hash_password(canonical("tr0ub4dor").as_bytes())
                 .unwrap()
                 .to_string();
             assert!(stored.contains(&format!("m={m},t={t},p={p}$")), "{stored}");

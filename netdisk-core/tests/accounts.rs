@@ -247,6 +247,34 @@ async fn passwords_are_stored_as_argon2id_only(t: &TestDb) -> Result {
     Ok(())
 }
 
+async fn a_password_as_typed_and_its_md5_are_one_password_at_every_door(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let accounts = env.netdisk.accounts();
+    // Registered by an original Youku client (the hex MD5 of what was typed), and in a
+    // browser (the text itself).
+    let digest = support::md5_hex(b"s3cret");
+    let youku = NewAccount::user("ann", &digest);
+    accounts.register(youku).await.unwrap();
+    accounts
+        .register(NewAccount::user("bo", "typed"))
+        .await
+        .unwrap();
+    for (name, password) in [
+        ("ann", "s3cret".to_owned()),
+        ("ann", digest),
+        ("bo", "typed".to_owned()),
+        ("bo", support::md5_hex(b"typed")),
+    ] {
+        let login = accounts.login(name, &password, None).await;
+        assert!(login.is_ok(), "{name} with {password}");
+    }
+    let wrong = accounts
+        .login("ann", &support::md5_hex(b"s3cret!"), None)
+        .await;
+    assert!(wrong.is_err());
+    Ok(())
+}
+
 async fn sessions_end_on_logout(t: &TestDb) -> Result {
     let env = env(t).await;
     env.register("alice", UserType::User).await;
@@ -403,6 +431,7 @@ backend_tests!(
     repeated_failures_lock_the_account_until_it_expires,
     a_success_resets_the_failure_count,
     passwords_are_stored_as_argon2id_only,
+    a_password_as_typed_and_its_md5_are_one_password_at_every_door,
     sessions_end_on_logout,
     sessions_end_after_the_idle_time_and_use_keeps_them,
     sessions_survive_a_restart_and_are_shared_by_servers,

@@ -351,6 +351,12 @@ async fn handshakes_from_elsewhere_or_into_closed_rooms_are_refused(t: &TestDb) 
         refused_status(open(&web, "no-such-room", std::slice::from_ref(&bob)).await),
         404
     );
+    let ended = ("authorization", "Bearer no-such-session".to_owned());
+    assert_eq!(
+        refused_status(open(&web, LOBBY, &[ended]).await),
+        401,
+        "a bearer token that is no session is told so"
+    );
 
     let mut socket = open(&web, LOBBY, std::slice::from_ref(&bob)).await.unwrap();
     next(&mut socket).await;

@@ -1,11 +1,14 @@
-//! The chat client's network side, for the `chat` example (a terminal chat client) and its
-//! tests: the HTTP calls around a session ([`api`]), the WebSocket's messages ([`protocol`]),
-//! and a room's connection that reconnects by itself ([`connection`]). The screen is the
-//! example's own (`examples/chat/`).
+//! The terminal chat client (the `chat` example) as a library, so that its tests run with the
+//! crate's: the HTTP calls around a session ([`api`]), the WebSocket's messages ([`protocol`]),
+//! a room's connection that reconnects by itself ([`connection`]), what the screen shows as a
+//! pure state machine ([`state`]) and its drawing ([`ui`]). The terminal's key loop is the
+//! example's own (`examples/chat/terminal.rs`).
 
 pub mod api;
 pub mod connection;
 pub mod protocol;
+pub mod state;
+pub mod ui;
 
 pub use api::{ApiError, Credentials, Room, Session};
 pub use connection::{Backoff, Event, Link};

@@ -148,6 +148,11 @@ async fn room_socket(
         )
             .into_response();
     }
+    // A stale cookie makes a guest (the page shows a guest's view); a bearer token that is
+    // no session is an error the client must hear (it logs in again).
+    if visitor.is_none() && headers.contains_key(axum::http::header::AUTHORIZATION) {
+        return failure::api(ServiceError::NotLoggedIn);
+    }
     let chat = app.netdisk.chat();
     let entered = match chat.room(visitor.as_ref(), &room).await {
         Ok(room) => room,

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::chat::{Event, Person, Room};
 use chrono::Utc;
-use examples::chat::{Event, Person, Room};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};

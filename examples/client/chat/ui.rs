@@ -7,8 +7,8 @@
 use std::fmt::Display;
 use std::time::Instant;
 
+use super::Said;
 use chrono::TimeZone;
-use examples::chat::Said;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -16,7 +16,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Tabs, Wrap};
 use unicode_width::UnicodeWidthChar;
 
-use crate::state::{Chat, Status, View, clean};
+use super::state::{Chat, Status, View, clean};
 
 /// The people column's width, shown when the screen is at least twice as wide.
 const PEOPLE_WIDTH: u16 = 24;

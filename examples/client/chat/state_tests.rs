@@ -1,6 +1,6 @@
 //! The screen's state machine, fed hand-made events and keys.
 
-use examples::chat::Person;
+use crate::chat::Person;
 
 use super::*;
 
