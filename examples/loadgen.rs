@@ -1,4 +1,4 @@
-//! A load generator for the server's Youku protocol and HTTP doors, on this machine only
+//! A load generator for the server's Youku protocol, HTTP and chat doors, on this machine only
 //! (loopback).
 //!
 //! ```text
@@ -10,6 +10,7 @@
 //! cargo run --release -p examples --example loadgen -- idle --conns 5000
 //! cargo run --release -p examples --example loadgen -- writes
 //! cargo run --release -p examples --example loadgen -- http      # needs nginx to compare with
+//! cargo run --release -p examples --example loadgen -- chat
 //! cargo run --release -p examples --example loadgen -- --server 127.0.0.1:8080 small
 //! ```
 //!
@@ -26,6 +27,14 @@ use clap::{Parser, Subcommand};
 
 #[path = "loadgen/baseline.rs"]
 mod baseline;
+#[path = "loadgen/chat.rs"]
+mod chat;
+#[path = "loadgen/chat_load.rs"]
+mod chat_load;
+#[path = "loadgen/chat_tcp.rs"]
+mod chat_tcp;
+#[path = "loadgen/chat_ws.rs"]
+mod chat_ws;
 #[path = "loadgen/download.rs"]
 mod download;
 #[path = "loadgen/http.rs"]
@@ -53,7 +62,7 @@ mod upload;
 #[path = "loadgen/writes.rs"]
 mod writes;
 
-/// Load generator for the netdisk server's Youku protocol and HTTP doors (loopback only).
+/// Load generator for the netdisk server's Youku protocol, HTTP and chat doors (loopback only).
 #[derive(Parser)]
 #[command(long_about = None)]
 struct Cli {
@@ -117,6 +126,12 @@ enum Mode {
     /// range downloads; P clients requesting the catalogue and movie pages. Targets: at least
     /// 80% of nginx with 1 and K clients; RSS grows by less than 16 MiB; page p99 under 20 ms.
     Http(http::Opts),
+    /// Chat rooms (issue 17): W WebSocket clients in one room, a message every 10 ms, then
+    /// talkers saying as fast as the deliveries keep up; the same with D clients of the C/S
+    /// chat door; each next to a bare broadcast server (the floor). Then N idle logged-in
+    /// sockets. Targets: delay p99 under 50 ms with none lost; at least half the floor's
+    /// deliveries/s; RSS under 200 MiB with N = 10 000.
+    Chat(chat::Opts),
 }
 
 impl Mode {
@@ -128,6 +143,7 @@ impl Mode {
             Mode::Idle(_) => "idle",
             Mode::Writes(_) => "writes",
             Mode::Http(_) => "http",
+            Mode::Chat(_) => "chat",
         }
     }
 
@@ -149,6 +165,7 @@ impl Mode {
             }
             Mode::Writes(opts) => needs.connections = opts.readers + opts.registrars + 1,
             Mode::Http(opts) => needs = opts.needs(),
+            Mode::Chat(opts) => needs = opts.needs(),
         }
         needs
     }
@@ -184,6 +201,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.mode {
         Mode::Idle(opts) => idle::check_limits(opts),
+        Mode::Chat(opts) => target::ensure_open_files(opts.connections()),
         _ => Ok(()),
     }
     .and_then(|()| {
@@ -229,6 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Mode::Idle(opts) => idle::run(&ctx, opts).await,
         Mode::Writes(opts) => writes::run(&ctx, opts).await,
         Mode::Http(opts) => http::run(&ctx, opts).await,
+        Mode::Chat(opts) => chat::run(&ctx, opts).await,
     };
     ctx.target.stop().await;
     let checks = checks?;

@@ -143,12 +143,12 @@ impl Echo {
 const POOL_THREAD: &str = "baseline";
 
 /// A tokio runtime of loadgen's own for a baseline server, with the listeners it serves; its
-/// tasks stop when it is dropped.
-struct Pool(Option<Runtime>);
+/// tasks stop when it is dropped. The chat floors (`chat_ws.rs`, `chat_tcp.rs`) run on one too.
+pub struct Pool(Option<Runtime>);
 
 impl Pool {
     /// A runtime with `workers` worker threads.
-    fn new(workers: usize) -> std::io::Result<Pool> {
+    pub fn new(workers: usize) -> std::io::Result<Pool> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers.max(1))
             .thread_name(POOL_THREAD)
@@ -159,7 +159,7 @@ impl Pool {
 
     /// Listens on 127.0.0.1 (a free port) and serves each connection with `serve`, on a task of
     /// its own; returns the address.
-    fn listen<F, Fut>(&self, serve: F) -> std::io::Result<SocketAddr>
+    pub fn listen<F, Fut>(&self, serve: F) -> std::io::Result<SocketAddr>
     where
         F: Fn(TcpStream) -> Fut + Send + 'static,
         Fut: Future<Output = std::io::Result<()>> + Send + 'static,
@@ -177,7 +177,7 @@ impl Pool {
     }
 
     /// User + system CPU seconds of the threads named [`POOL_THREAD`] in this process.
-    fn cpu_seconds(&self) -> Option<f64> {
+    pub fn cpu_seconds(&self) -> Option<f64> {
         let mut total = 0.0;
         for task in std::fs::read_dir("/proc/self/task").ok()? {
             let dir = task.ok()?.path();

@@ -56,6 +56,7 @@ impl Opts {
             connections: self.movie.clients.max(self.page_clients),
             env: vec![("NETDISK_FREE_WAIT_SECS", "0".to_owned())],
             http: true,
+            chat: false,
         }
     }
 }

@@ -10,7 +10,7 @@ use examples::Role;
 use crate::proto::{self, Session, Small, run_limited};
 use crate::setup::Ctx;
 use crate::stats::{Check, load_average, mib, ms};
-use crate::target::open_files_limit;
+use crate::target::ensure_open_files;
 
 /// Options of mode `idle`.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,24 +26,12 @@ pub struct Opts {
 /// The memory target with every connection open.
 const RSS_TARGET: u64 = 256 << 20;
 
-/// File descriptors loadgen needs beyond one per connection.
-const SPARE_FDS: u64 = 100;
-
 /// The idle timeout to give a spawned server: far beyond the login phase and the measurement.
 pub const IDLE_TIMEOUT_SECS: u64 = 3600;
 
 /// Checks up front that the open-file limit covers the connections, on both sides.
 pub fn check_limits(opts: &Opts) -> anyhow::Result<()> {
-    let need = opts.conns as u64 + SPARE_FDS;
-    if let Some(limit) = open_files_limit() {
-        anyhow::ensure!(
-            limit >= need,
-            "{} connections need about {need} open files on each side, but the limit is \
-             {limit}: raise it (`ulimit -n {need}`) or lower --conns",
-            opts.conns
-        );
-    }
-    Ok(())
+    ensure_open_files(opts.conns)
 }
 
 /// Runs mode `idle`.

@@ -181,7 +181,7 @@ pub fn row(what: &str, result: &MixResult, cpu: &str) {
 
 /// The worker threads of the spawned server's runtime: `#[tokio::main]` takes
 /// `TOKIO_WORKER_THREADS` (which the server inherits from loadgen) or one per core.
-fn server_workers() -> usize {
+pub fn server_workers() -> usize {
     std::env::var("TOKIO_WORKER_THREADS")
         .ok()
         .and_then(|n| n.parse().ok())

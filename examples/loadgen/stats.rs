@@ -116,23 +116,50 @@ impl CpuMeter {
 
     /// As [`CpuMeter::finish`], `server` being the CPU seconds of what serves now.
     pub fn finish_at(&self, server: Option<f64>) -> String {
+        self.cores_at(server).to_string()
+    }
+
+    /// The cores busy on average since the start, `server` being the CPU seconds of what
+    /// serves now.
+    pub fn cores_at(&self, server: Option<f64>) -> Cores {
         let wall = self.wall.elapsed().as_secs_f64().max(1e-9);
-        let cores = |before: Option<f64>, after: Option<f64>| match (before, after) {
-            (Some(b), Some(a)) => format!("{:.2}", (a - b) / wall),
-            _ => "-".to_owned(),
-        };
+        let cores = |before: Option<f64>, after: Option<f64>| Some((after? - before?) / wall);
         let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
         let idle = match (self.machine, machine_jiffies()) {
-            (Some((total0, idle0)), Some((total1, idle1))) if total1 > total0 => format!(
-                "{:.2}",
-                (idle1 - idle0) as f64 / (total1 - total0) as f64 * cpus
-            ),
-            _ => "-".to_owned(),
+            (Some((total0, idle0)), Some((total1, idle1))) if total1 > total0 => {
+                Some((idle1 - idle0) as f64 / (total1 - total0) as f64 * cpus)
+            }
+            _ => None,
         };
-        format!(
-            "server {} / loadgen {} / idle {idle}",
-            cores(self.server, server),
-            cores(self.own, own_cpu_seconds())
+        Cores {
+            server: cores(self.server, server),
+            loadgen: cores(self.own, own_cpu_seconds()),
+            idle,
+        }
+    }
+}
+
+/// Cores busy on average over a stretch (`None` when unknown).
+#[derive(Debug, Clone, Copy)]
+pub struct Cores {
+    /// What serves (the spawned server, or a floor's threads).
+    pub server: Option<f64>,
+    /// All of loadgen (a floor's threads included).
+    pub loadgen: Option<f64>,
+    /// The machine's idle cores.
+    pub idle: Option<f64>,
+}
+
+impl std::fmt::Display for Cores {
+    /// `server X.XX / loadgen Y.YY / idle Z.ZZ`, `-` for what is unknown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let show = |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{v:.2}"));
+        write!(
+            f,
+            "server {} / loadgen {} / idle {}",
+            show(self.server),
+            show(self.loadgen),
+            show(self.idle)
         )
     }
 }

@@ -30,6 +30,8 @@ pub struct ServerNeeds {
     /// Whether to open the HTTP door (on a free loopback port); off otherwise, so that no run
     /// takes its default port 5000.
     pub http: bool,
+    /// Whether to open the C/S chat door (on a free loopback port); off otherwise.
+    pub chat: bool,
 }
 
 /// The server's resident memory, from `/proc/<pid>/status`.
@@ -47,6 +49,8 @@ pub struct Target {
     pub addr: SocketAddr,
     /// Its HTTP door's address, when [`ServerNeeds::http`] asked for one (spawned servers only).
     pub http_addr: Option<SocketAddr>,
+    /// Its chat door's address, when [`ServerNeeds::chat`] asked for one (spawned servers only).
+    pub chat_addr: Option<SocketAddr>,
     /// The spawned server's data directory (its stored files are under `blobs/`).
     pub data_dir: Option<PathBuf>,
     spawned: Option<Spawned>,
@@ -67,13 +71,14 @@ impl Target {
                 "--db applies to the server loadgen spawns, not to --server"
             );
             ensure!(
-                !needs.http,
+                !needs.http && !needs.chat,
                 "this mode spawns its own server (it reads the server's files and settings), \
                  so it does not take --server"
             );
             return Ok(Target {
                 addr: loopback(addr)?,
                 http_addr: None,
+                chat_addr: None,
                 data_dir: None,
                 spawned: None,
             });
@@ -106,15 +111,11 @@ impl Target {
                 "--youku",
                 "127.0.0.1:0",
                 "--no-netdisk",
-                "--no-chat",
                 "--max-connections",
             ])
             .arg((needs.connections + 64).max(1024).to_string())
-            .args(if needs.http {
-                ["--http", "127.0.0.1:0"].as_slice()
-            } else {
-                ["--no-http"].as_slice()
-            })
+            .args(door_flags("http", needs.http))
+            .args(door_flags("chat", needs.chat))
             .env("RUST_LOG", &common.server_log)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -136,9 +137,15 @@ impl Target {
         } else {
             None
         };
+        let chat_addr = if needs.chat {
+            Some(wait_for_address(&mut child, &log_path, "chat").await?)
+        } else {
+            None
+        };
         Ok(Target {
             addr,
             http_addr,
+            chat_addr,
             data_dir: Some(data),
             spawned: Some(Spawned {
                 child,
@@ -222,6 +229,15 @@ impl RssSampler {
     pub fn finish(self) -> Option<u64> {
         self.stop.store(true, Ordering::Relaxed);
         Some(self.max.load(Ordering::Relaxed)).filter(|&max| max > 0)
+    }
+}
+
+/// The server's flags for door `door`: a free loopback port when `open`, else `--no-<door>`.
+fn door_flags(door: &str, open: bool) -> Vec<String> {
+    if open {
+        vec![format!("--{door}"), "127.0.0.1:0".to_owned()]
+    } else {
+        vec![format!("--no-{door}")]
     }
 }
 
@@ -326,8 +342,25 @@ pub fn cpu_seconds(stat_path: &str) -> Option<f64> {
     Some(ticks as f64 / USER_HZ)
 }
 
+/// File descriptors a process needs beyond one per connection.
+const SPARE_FDS: u64 = 100;
+
+/// Checks up front that the open-file limit covers `conns` connections on each side (loadgen
+/// and the server, which inherits loadgen's limit).
+pub fn ensure_open_files(conns: usize) -> anyhow::Result<()> {
+    let need = conns as u64 + SPARE_FDS;
+    if let Some(limit) = open_files_limit() {
+        ensure!(
+            limit >= need,
+            "{conns} connections need about {need} open files on each side, but the limit is \
+             {limit}: raise it (`ulimit -n {need}`) or ask for fewer connections"
+        );
+    }
+    Ok(())
+}
+
 /// The soft limit on open files of this process (inherited by the spawned server).
-pub fn open_files_limit() -> Option<u64> {
+fn open_files_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line["Max open files".len()..]
