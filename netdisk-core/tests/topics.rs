@@ -429,3 +429,23 @@ async fn redis_carries_events_between_processes_and_heals_an_outage(t: &TestDb) 
 }
 
 backend_tests!(redis_carries_events_between_processes_and_heals_an_outage);
+
+/// What one delivery's subscribers render from an event is rendered once and shared by them.
+#[test]
+fn an_event_is_rendered_once_for_all_its_clones() {
+    let event = Event::new(ROOM, 1, r#"{"text":"hi"}"#, 0);
+    let delivered = [event.clone(), event.clone(), event];
+    let renders = std::cell::Cell::new(0);
+    let render = |event: &Event| -> std::result::Result<String, ()> {
+        renders.set(renders.get() + 1);
+        Ok(format!("frame of {}", event.payload()))
+    };
+    for clone in &delivered {
+        let frame = clone.rendered("ws", render).unwrap();
+        assert_eq!(&frame[..], br#"frame of {"text":"hi"}"#);
+    }
+    assert_eq!(renders.get(), 1, "rendered once for every clone");
+    let other = delivered[0].rendered("line", render).unwrap();
+    assert_eq!(&other[..], br#"frame of {"text":"hi"}"#);
+    assert_eq!(renders.get(), 2, "another form is rendered on the spot");
+}

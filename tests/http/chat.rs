@@ -319,6 +319,30 @@ async fn the_room_socket_lists_who_is_here_as_they_come_and_go(t: &TestDb) -> Re
     Ok(())
 }
 
+async fn an_open_socket_keeps_its_connection_slot(t: &TestDb) -> Result {
+    let web = Web::start_with(t, |c| c.server.max_connections = 2).await;
+    let origin = ("origin", format!("http://{}", web.addr));
+    let first = follow(
+        open(&web, LOBBY, std::slice::from_ref(&origin))
+            .await
+            .unwrap(),
+    );
+    let _second = follow(open(&web, LOBBY, &[origin]).await.unwrap());
+    let page = || async {
+        let fresh = reqwest::Client::new();
+        fresh.get(web.url("/chat")).send().await.unwrap().status()
+    };
+    let waited = tokio::time::timeout(Duration::from_millis(1500), page()).await;
+    assert!(
+        waited.is_err(),
+        "two open sockets are two connections: a third waits"
+    );
+    first.reader.abort();
+    let served = tokio::time::timeout(Duration::from_secs(5), page()).await;
+    assert_eq!(served.expect("served once a socket closed"), 200);
+    Ok(())
+}
+
 async fn handshakes_from_elsewhere_or_into_closed_rooms_are_refused(t: &TestDb) -> Result {
     let web = Web::start_with(t, |c| c.chat_max_message_bytes = 1000).await;
     web.account("admin", UserType::Admin).await;
@@ -387,5 +411,6 @@ backend_tests!(
     rooms_can_be_made_by_those_allowed_and_show_names_as_text,
     a_room_socket_gives_history_then_everything_said,
     the_room_socket_lists_who_is_here_as_they_come_and_go,
+    an_open_socket_keeps_its_connection_slot,
     handshakes_from_elsewhere_or_into_closed_rooms_are_refused,
 );

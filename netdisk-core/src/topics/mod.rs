@@ -62,9 +62,10 @@ mod store;
 mod subscription;
 
 use std::str::FromStr;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use bytes::Bytes;
 use mini_orm::{Db, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -83,14 +84,25 @@ const PUBLISH_ATTEMPTS: u32 = 20;
 /// How many topics one safety-net query looks at.
 const CHECK_BATCH: usize = 200;
 
-/// One published event. Cheap to clone: the topic and the payload are shared.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One published event. Cheap to clone: the topic, the payload and what was rendered from it
+/// ([`Event::rendered`]) are shared by the clones.
+#[derive(Debug, Clone)]
 pub struct Event {
     topic: Arc<str>,
     seq: i64,
     payload: Arc<str>,
     created_at: i64,
+    rendered: Arc<OnceLock<(&'static str, Bytes)>>,
 }
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        (&self.topic, self.seq, &self.payload, self.created_at)
+            == (&other.topic, other.seq, &other.payload, other.created_at)
+    }
+}
+
+impl Eq for Event {}
 
 impl Event {
     /// An event as stored; for a [`Transport`] rebuilding one it received.
@@ -100,7 +112,27 @@ impl Event {
             seq,
             payload: Arc::from(payload),
             created_at,
+            rendered: Arc::default(),
         }
+    }
+
+    /// The event rendered as `form` (what a door sends for it, say), made by `render` once for
+    /// every subscriber in this process that received this event (the clones of one delivery
+    /// share it) and then shared. One form is kept per event; another form is rendered on
+    /// every call.
+    pub fn rendered<E>(
+        &self,
+        form: &'static str,
+        render: impl FnOnce(&Event) -> Result<String, E>,
+    ) -> Result<Bytes, E> {
+        if let Some((kept, bytes)) = self.rendered.get()
+            && *kept == form
+        {
+            return Ok(bytes.clone());
+        }
+        let bytes = Bytes::from(render(self)?);
+        let _ = self.rendered.set((form, bytes.clone()));
+        Ok(bytes)
     }
 
     /// The topic, such as `notices` or `chat.room.17`.

@@ -9,16 +9,16 @@ use std::time::Duration;
 use askama::Template;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Form, Path, State};
+use axum::extract::{Extension, Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::App;
 use super::auth::{Member, Visitor};
 use super::pages::{Nav, render, see};
+use super::{App, ConnectionHold};
 use super::{failure, same_origin};
 use crate::{
     Caller, ChatMessage, People, Permission, Person, RoomPeople, RoomSubscription, RoomView,
@@ -27,6 +27,8 @@ use crate::{
 
 /// Messages sent on entering a room, and per "earlier" page.
 const PAGE: u64 = 50;
+/// A socket's read buffer: requests are small.
+const READ_BUFFER: usize = 4 * 1024;
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
@@ -137,6 +139,7 @@ async fn room_socket(
     State(app): State<App>,
     Visitor(visitor): Visitor,
     Path(room): Path<String>,
+    hold: Option<Extension<ConnectionHold>>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -168,15 +171,20 @@ async fn room_socket(
     };
     let max = app.netdisk.config().chat_max_message_bytes + 1024;
     upgrade
+        // tungstenite's default 128 KiB read buffer is zeroed at each read and kept per socket:
+        // most of the CPU of a busy room and of the memory of idle sockets (`loadgen chat`).
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| {
+        .on_upgrade(move |socket| async move {
+            // The connection's slot stays taken while the socket is open.
+            let _hold = hold;
             let room = Room {
                 view: entered,
                 listening,
                 people,
             };
-            talk(app, visitor, room, socket)
+            talk(app, visitor, room, socket).await
         })
 }
 
@@ -266,9 +274,10 @@ async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSock
                     return;
                 }
             }
-            heard = listening.next() => match heard {
-                Ok(message) => {
-                    if !send(&app, &mut socket, &said(&message)).await {
+            heard = listening.next_rendered("ws", said) => match heard {
+                Ok(frame) => {
+                    let Ok(text) = Utf8Bytes::try_from(frame) else { return };
+                    if !send_text(&app, &mut socket, text).await {
                         return;
                     }
                 }
@@ -340,8 +349,9 @@ fn presence(joined: Vec<Person>, left: Vec<String>) -> serde_json::Value {
     json!({ "type": "presence", "joined": joined, "left": left })
 }
 
-fn said(message: &ChatMessage) -> serde_json::Value {
-    json!({ "type": "message", "message": message })
+/// A message's frame (rendered once per message and process: see `next_rendered`).
+fn said(message: &ChatMessage) -> String {
+    json!({ "type": "message", "message": message }).to_string()
 }
 
 fn error(error: &ServiceError) -> serde_json::Value {
@@ -351,9 +361,14 @@ fn error(error: &ServiceError) -> serde_json::Value {
 /// Sends one JSON message; false when the client is gone or has not read for
 /// `stall_timeout_secs` (it is dropped: the room never waits for it).
 async fn send(app: &App, socket: &mut WebSocket, value: &serde_json::Value) -> bool {
-    let text = Message::Text(value.to_string().into());
+    send_text(app, socket, value.to_string().into()).await
+}
+
+/// Sends one text frame, on the terms of [`send`].
+async fn send_text(app: &App, socket: &mut WebSocket, text: Utf8Bytes) -> bool {
+    let sent = socket.send(Message::Text(text));
     matches!(
-        tokio::time::timeout(app.limits.stall_timeout, socket.send(text)).await,
+        tokio::time::timeout(app.limits.stall_timeout, sent).await,
         Ok(Ok(()))
     )
 }

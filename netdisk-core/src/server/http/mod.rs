@@ -33,10 +33,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpStream;
+use tower::Service as _;
 
 use super::connection::Limits;
 use super::door::{Door, ServeConnection, Served, Shutdown, loopback};
@@ -119,7 +121,16 @@ async fn serve_connection(
     limits: Limits,
     mut shutdown: Shutdown,
 ) {
-    let service = TowerToHyperService::new(router);
+    // Every request carries a hold on its connection; a WebSocket keeps its hold while it is
+    // open, so that the connection (its slot among `max_connections`, the shutdown's wait)
+    // lasts as long as the socket, not only until the upgrade.
+    let (hold, mut released) = tokio::sync::mpsc::channel::<()>(1);
+    let hold = ConnectionHold { _held: hold };
+    let service =
+        TowerToHyperService::new(tower::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(hold.clone());
+            router.clone().call(request)
+        }));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.frame_timeout.max(Duration::from_millis(1)))
@@ -127,11 +138,25 @@ async fn serve_connection(
     let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
-    let mut connection = std::pin::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => return,
-        _ = shutdown.changed() => {}
+    {
+        let mut connection = std::pin::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => {}
+            _ = shutdown.changed() => {
+                connection.as_mut().graceful_shutdown();
+                let _ = connection.await;
+            }
+        }
     }
-    connection.as_mut().graceful_shutdown();
-    let _ = connection.await;
+    // The service (and its hold) went with the connection; what holds it now is an upgraded
+    // socket. `recv` answers `None` once every hold is dropped.
+    let _ = released.recv().await;
+}
+
+/// Keeps the connection's slot among the listener's `max_connections` taken while it lives
+/// (a request's extension; an upgraded WebSocket keeps it for its lifetime).
+#[derive(Clone)]
+pub(super) struct ConnectionHold {
+    /// Never sent on: its being dropped is the message.
+    _held: tokio::sync::mpsc::Sender<()>,
 }

@@ -18,6 +18,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use mini_orm::Model;
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +107,18 @@ impl RoomSubscription {
     /// The next message; waits until there is one. Cancel-safe.
     pub async fn next(&mut self) -> Result<ChatMessage> {
         message(&self.0.next().await?)
+    }
+
+    /// The next message, rendered as `form` by `render`: once for every listener in this
+    /// process that hears it, and then shared (a room of a thousand sockets renders each
+    /// message once, not a thousand times). Cancel-safe.
+    pub async fn next_rendered(
+        &mut self,
+        form: &'static str,
+        render: fn(&ChatMessage) -> String,
+    ) -> Result<Bytes> {
+        let event = self.0.next().await?;
+        event.rendered(form, |event| message(event).map(|said| render(&said)))
     }
 }
 
