@@ -17,6 +17,7 @@ pub mod framing;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -32,6 +33,9 @@ pub const DOOR: Door = Door {
     default_addr: loopback(8090),
     open,
 };
+
+/// Most lobby messages written to a newline client at once.
+const MAX_BATCH: usize = 64;
 
 /// How long no byte may follow for a terminator-less message to be complete.
 const BURST_PAUSE: Duration = Duration::from_millis(50);
@@ -99,15 +103,7 @@ impl ChatConnection {
                 Woke::Read(Ok(n)) => self.framer.push(&buf[..n]),
                 Woke::Paused => self.framer.pause().into_iter().collect(),
                 Woke::Heard(Ok(message)) => {
-                    let mine = self
-                        .caller
-                        .as_ref()
-                        .is_some_and(|c| c.name() == message.user);
-                    if !mine
-                        && !self
-                            .send(&format!("1002|{}|{}", message.nickname, message.text))
-                            .await
-                    {
+                    if !self.pass_on(message).await {
                         break;
                     }
                     continue;
@@ -206,6 +202,37 @@ impl ChatConnection {
         }
     }
 
+    /// Passes `message` on unless the client said it. A client whose messages end with `\n`
+    /// also gets whatever else the lobby already has in the same write (a busy room costs a
+    /// write per batch, not per message); a client without terminators gets one message per
+    /// write, as it reads them. False when the client is gone or stopped reading.
+    async fn pass_on(&mut self, first: crate::ChatMessage) -> bool {
+        let mut lines = String::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(message) = next {
+            let mine = self
+                .caller
+                .as_ref()
+                .is_some_and(|c| c.name() == message.user);
+            if !mine {
+                lines.push_str(&format!("1002|{}|{}", message.nickname, message.text));
+                if self.newline {
+                    lines.push('\n');
+                }
+            }
+            taken += 1;
+            // An error here is met again, and handled, by the serving loop's next wait.
+            next = match &mut self.lobby {
+                Some(lobby) if self.newline && taken < MAX_BATCH => {
+                    lobby.next().now_or_never().and_then(Result::ok)
+                }
+                _ => None,
+            };
+        }
+        lines.is_empty() || self.send_raw(lines.into_bytes()).await
+    }
+
     /// Writes one message in the client's style; false when the client is gone or stopped
     /// reading for longer than the stall timeout.
     async fn send(&mut self, message: &str) -> bool {
@@ -213,6 +240,11 @@ impl ChatConnection {
         if self.newline {
             bytes.push(b'\n');
         }
+        self.send_raw(bytes).await
+    }
+
+    /// Writes `bytes` as they are, on the terms of [`ChatConnection::send`].
+    async fn send_raw(&mut self, bytes: Vec<u8>) -> bool {
         let written =
             tokio::time::timeout(self.limits.stall_timeout, self.writer.write_all(&bytes));
         matches!(written.await, Ok(Ok(())))

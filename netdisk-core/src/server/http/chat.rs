@@ -13,6 +13,8 @@ use axum::extract::{Extension, Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use bytes::Bytes;
+use futures_util::{FutureExt as _, SinkExt as _};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,6 +31,8 @@ use crate::{
 const PAGE: u64 = 50;
 /// A socket's read buffer: requests are small.
 const READ_BUFFER: usize = 4 * 1024;
+/// Most messages written to a socket at once.
+const MAX_BATCH: usize = 64;
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
@@ -276,8 +280,16 @@ async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSock
             }
             heard = listening.next_rendered("ws", said) => match heard {
                 Ok(frame) => {
-                    let Ok(text) = Utf8Bytes::try_from(frame) else { return };
-                    if !send_text(&app, &mut socket, text).await {
+                    // This message and any others already here go out in one write: a busy
+                    // room costs a write per batch, not per message.
+                    let mut frames = vec![frame];
+                    while frames.len() < MAX_BATCH {
+                        match listening.next_rendered("ws", said).now_or_never() {
+                            Some(Ok(frame)) => frames.push(frame),
+                            Some(Err(_)) | None => break,
+                        }
+                    }
+                    if !send_frames(&app, &mut socket, frames).await {
                         return;
                     }
                 }
@@ -361,12 +373,22 @@ fn error(error: &ServiceError) -> serde_json::Value {
 /// Sends one JSON message; false when the client is gone or has not read for
 /// `stall_timeout_secs` (it is dropped: the room never waits for it).
 async fn send(app: &App, socket: &mut WebSocket, value: &serde_json::Value) -> bool {
-    send_text(app, socket, value.to_string().into()).await
+    let sent = socket.send(Message::Text(value.to_string().into()));
+    matches!(
+        tokio::time::timeout(app.limits.stall_timeout, sent).await,
+        Ok(Ok(()))
+    )
 }
 
-/// Sends one text frame, on the terms of [`send`].
-async fn send_text(app: &App, socket: &mut WebSocket, text: Utf8Bytes) -> bool {
-    let sent = socket.send(Message::Text(text));
+/// Sends rendered text frames with one flush, on the terms of [`send`].
+async fn send_frames(app: &App, socket: &mut WebSocket, frames: Vec<Bytes>) -> bool {
+    let sent = async {
+        for frame in frames {
+            let text = Utf8Bytes::try_from(frame).map_err(|_| ())?;
+            socket.feed(Message::Text(text)).await.map_err(|_| ())?;
+        }
+        socket.flush().await.map_err(|_| ())
+    };
     matches!(
         tokio::time::timeout(app.limits.stall_timeout, sent).await,
         Ok(Ok(()))
