@@ -1,10 +1,13 @@
 //! Accounts and sessions: registration with the admin sign-up policy, login with lockout, session
-//! tokens, logout, VIP; and what admins do to accounts (`admin`).
+//! tokens, logout, VIP; what admins do to accounts (`admin`); e-mail addresses and the links
+//! mailed to them, password changes (`email`).
 
 mod admin;
+mod email;
 mod touches;
 
 pub use admin::AccountSummary;
+pub use email::EmailStatus;
 
 use std::sync::Arc;
 
@@ -147,7 +150,8 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    /// The service, after ending the sessions that expired while no server ran.
+    /// The service, after ending the sessions and mailed links that expired while no server
+    /// ran.
     pub(super) async fn open(shared: Arc<Shared>) -> Result<Accounts> {
         let accounts = Accounts {
             sessions: Arc::new(ReadCache::new(shared.config.read_cache())),
@@ -155,6 +159,7 @@ impl Accounts {
             touches: Default::default(),
         };
         accounts.purge_expired_sessions().await?;
+        accounts.purge_expired_links().await?;
         Ok(accounts)
     }
 
