@@ -1,7 +1,7 @@
 //! E-mail in the browser: sign up with an address and confirm it by the mailed link (read from
 //! the outbox), send the link again, reset a forgotten password, change the address and the
-//! password in the settings; used and expired links, addresses in use, ill-formed or full of
-//! markup, and forms posted from another site.
+//! password in the settings, and the same through the JSON API; used and expired links,
+//! addresses in use, ill-formed or full of markup, and forms posted from another site.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use mini_orm::backend_tests;
 use mini_orm::testing::TestDb;
 use netdisk_core::UserType;
 use netdisk_core::clock::ManualClock;
+use serde_json::{Value, json};
 
 use crate::web::{Browser, Web, location};
 use crate::{EPOCH, Result};
@@ -328,7 +329,104 @@ async fn the_settings_change_the_address_and_the_password(t: &TestDb) -> Result 
     Ok(())
 }
 
+async fn the_json_api_does_the_same(t: &TestDb) -> Result {
+    let web = Web::start(t).await;
+    let script = web.script();
+    let post = async |path: &str, token: Option<&str>, body: Value| {
+        let mut request = script.post(web.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let answer = request.send().await.unwrap();
+        let status = answer.status().as_u16();
+        (status, answer.json::<Value>().await.unwrap())
+    };
+    let body = json!({"name": "ann", "password": "ann-pw", "email": "ann@example.com"});
+    assert_eq!(post("/api/signup", None, body.clone()).await.0, 201);
+    let (status, taken) = post(
+        "/api/signup",
+        None,
+        json!({"name": "bob", "password": "x", "email": "ANN@example.com"}),
+    )
+    .await;
+    assert_eq!((status, taken["error"].as_str()), (409, Some("conflict")));
+    let token = web.token("ann").await;
+    let email = async || {
+        let answer = script
+            .get(web.url("/api/me/email"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        answer.json::<Value>().await.unwrap()
+    };
+    assert_eq!(
+        email().await,
+        json!({"address": "ann@example.com", "confirmed": false})
+    );
+    assert_eq!(
+        post("/api/me/email/resend", Some(&token), json!({}))
+            .await
+            .0,
+        202
+    );
+    let link = web.mailed_link("ann@example.com", "confirm");
+    let confirm_token = json!({"token": link.trim_start_matches("/confirm/")});
+    let (status, confirmed) = post("/api/confirm", None, confirm_token.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(confirmed["address"], "ann@example.com");
+    assert_eq!(email().await["confirmed"], true);
+    let (status, reused) = post("/api/confirm", None, confirm_token).await;
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (400, Some("bad_request"))
+    );
+
+    let wrong = json!({"address": "new@example.com", "password": "nope"});
+    assert_eq!(post("/api/me/email", Some(&token), wrong).await.0, 403);
+    let right = json!({"address": "new@example.com", "password": "ann-pw"});
+    assert_eq!(post("/api/me/email", Some(&token), right).await.0, 202);
+    assert_eq!(
+        email().await["address"],
+        "ann@example.com",
+        "until confirmed"
+    );
+
+    let forgot = json!({"address": "ann@example.com"});
+    assert_eq!(post("/api/password/forgot", None, forgot).await.0, 202);
+    let nobody = json!({"address": "nobody@example.com"});
+    assert_eq!(post("/api/password/forgot", None, nobody).await.0, 202);
+    let reset = web.mailed_link("ann@example.com", "reset");
+    let reset = json!({"token": reset.trim_start_matches("/reset/"), "password": "n3w"});
+    assert_eq!(
+        post("/api/password/reset", None, reset.clone()).await.0,
+        200
+    );
+    assert_eq!(
+        post("/api/password/reset", None, reset).await.0,
+        400,
+        "used"
+    );
+    let ended = script
+        .get(web.url("/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 401, "the reset ended the session");
+
+    let login = json!({"name": "ann", "password": "n3w"});
+    let (_, session) = post("/api/login", None, login).await;
+    let token = session["token"].as_str().unwrap();
+    let change = json!({"current": "wrong", "password": "n4w"});
+    assert_eq!(post("/api/me/password", Some(token), change).await.0, 403);
+    let change = json!({"current": "n3w", "password": "n4w"});
+    assert_eq!(post("/api/me/password", Some(token), change).await.0, 200);
+    Ok(())
+}
+
 backend_tests!(
+    the_json_api_does_the_same,
     signing_up_mails_a_link_that_confirms_once,
     sign_up_refuses_bad_and_taken_addresses,
     the_link_is_sent_again_and_forms_come_from_the_site,
