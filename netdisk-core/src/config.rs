@@ -289,12 +289,17 @@ mod tests {
             jail.set_env("NETDISK_DATABASE_URL", "mysql://root@127.0.0.1/test");
             jail.set_env("NETDISK_SERVER__DOORS__YOUKU", "0.0.0.0:9090");
             jail.set_env("NETDISK_SERVER__DOORS__NETDISK", "off");
+            jail.set_env("NETDISK_SMTP_URL", "smtp://127.0.0.1:2525");
+            jail.set_env("NETDISK_PASSWORD_RESET_SECS", "600");
             let config =
                 Config::load(Some(Path::new("netdisk.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.lockout_threshold, 3);
             assert_eq!(config.free_wait_secs, 9);
             assert_eq!(config.database_url(), "mysql://root@127.0.0.1/test");
             assert_eq!(config.vip_price, 5);
+            assert_eq!(config.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+            assert_eq!(config.password_reset_secs, 600);
+            assert_eq!(config.email_confirm_secs, 24 * 3600);
             assert_eq!(
                 config.server.doors["youku"],
                 Listen::At("0.0.0.0:9090".parse().unwrap())

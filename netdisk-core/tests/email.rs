@@ -436,6 +436,37 @@ async fn a_password_change_needs_the_current_password(t: &TestDb) -> Result {
     Ok(())
 }
 
+async fn guessing_the_current_password_locks_the_account(t: &TestDb) -> Result {
+    let env = env_with(t, |config| config.lockout_threshold = 3).await;
+    let accounts = env.netdisk.accounts();
+    let ann = sign_up(&env, "ann", "ann@example.com").await;
+    let wrong = accounts
+        .change_password(&ann, "guess", "x")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), "forbidden");
+    accounts.change_password(&ann, "pw", "pw").await.unwrap(); // the run of failures ends
+    for guess in ["a", "b", "c"] {
+        let error = accounts
+            .change_email(&ann, guess, "x@example.com")
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "forbidden", "{guess}");
+    }
+    let locked = accounts
+        .change_password(&ann, "pw", "n3w")
+        .await
+        .unwrap_err();
+    assert_eq!(locked.code(), "locked", "{locked}");
+    assert_eq!(
+        accounts.login("ann", "pw", None).await.unwrap_err().code(),
+        "locked"
+    );
+    env.clock.advance(Duration::from_secs(15 * 60));
+    accounts.change_password(&ann, "pw", "n3w").await.unwrap();
+    Ok(())
+}
+
 async fn a_mail_that_cannot_be_sent_leaves_nothing(t: &TestDb) -> Result {
     // An SMTP port where nothing listens.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -522,6 +553,7 @@ backend_tests!(
     a_forgotten_password_is_reset_by_mail,
     a_new_address_counts_once_confirmed,
     a_password_change_needs_the_current_password,
+    guessing_the_current_password_locks_the_account,
     a_mail_that_cannot_be_sent_leaves_nothing,
     a_database_made_before_addresses_works,
 );

@@ -329,14 +329,18 @@ impl Accounts {
         Ok(())
     }
 
-    /// Ok when `password` is the caller's; [`ServiceError::Forbidden`] when not.
+    /// Ok when `password` is the caller's; [`ServiceError::Forbidden`] when not. Counted as a
+    /// login attempt is: guessing locks the account ([`ServiceError::Locked`]).
     async fn check_password(&self, caller: &Caller, password: &str) -> Result<()> {
-        let user = User::find(self.db(), caller.user_id)
+        let mine = User::ID.eq(caller.user_id);
+        let user = self
+            .start_attempt(&mine)
             .await?
             .ok_or(ServiceError::NotLoggedIn)?;
         if password::verify(password, Some(user.pwd_hash)).await? {
-            Ok(())
+            self.good_attempt(&mine).await
         } else {
+            self.failed_attempt(&mine, &caller.name).await?;
             Err(ServiceError::Forbidden(WRONG_PASSWORD))
         }
     }
