@@ -6,6 +6,7 @@
 //! cargo run -p examples --bin server
 //! cargo run -p examples --bin server -- --db mysql://root@127.0.0.1:3306/test --youku 0.0.0.0:8080 --no-netdisk
 //! cargo run -p examples --bin server -- --config netdisk.toml      # plus NETDISK_* variables
+//! cargo run -p examples --bin server -- --smtp smtp://127.0.0.1:25  # mail for real
 //! ```
 //!
 //! A binary, not an example: cargo builds examples with the package's dev-dependencies (the
@@ -46,6 +47,11 @@ struct Args {
     /// `in-process` (the default) or a Redis URL such as redis://127.0.0.1:6379.
     #[arg(long, value_name = "URL")]
     pubsub: Option<String>,
+    /// Send the site's mail (e-mail confirmation, password resets) through this SMTP server,
+    /// smtp://[USER:PASSWORD@]HOST[:PORT], without TLS. Default: into <data-dir>/outbox/ as
+    /// .eml files, with each link logged.
+    #[arg(long, value_name = "URL")]
+    smtp: Option<String>,
     /// Connections served at once.
     #[arg(long)]
     max_connections: Option<usize>,
@@ -64,6 +70,9 @@ impl Args {
         }
         if let Some(pubsub) = self.pubsub {
             config.pubsub = pubsub;
+        }
+        if let Some(smtp) = self.smtp {
+            config.smtp_url = Some(smtp);
         }
         if let Some(n) = self.max_connections {
             config.server.max_connections = n;

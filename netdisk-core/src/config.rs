@@ -63,6 +63,20 @@ pub struct Config {
     /// A resumable upload that receives nothing for this many seconds is removed with its
     /// bytes. Default 86400 (a day).
     pub upload_expiry_secs: u64,
+    /// Where mail goes. Unset (the default): each message is written as a `.eml` file into
+    /// `<data_dir>/outbox/` and its link is logged, nothing to set up. `smtp://HOST:PORT` (or
+    /// `smtp://USER:PASSWORD@HOST:PORT`): handed to that SMTP server, in plain text (no TLS:
+    /// a relay on the same machine or network, such as Postfix, that forwards it).
+    pub smtp_url: Option<String>,
+    /// The sender of the site's mail. Default `Youku <noreply@localhost>`.
+    pub mail_from: String,
+    /// The site's address as people reach it, for the links in mail (the HTTP door's
+    /// `/confirm/...` and `/reset/...`). Default `http://127.0.0.1:5000`.
+    pub site_url: String,
+    /// How long a link confirming an e-mail address works, in seconds. Default 86400 (a day).
+    pub email_confirm_secs: u64,
+    /// How long a link setting a new password works, in seconds. Default 3600 (an hour).
+    pub password_reset_secs: u64,
     /// The network servers (section `[server]`; environment `NETDISK_SERVER__<FIELD>`).
     pub server: ServerConfig,
 }
@@ -180,6 +194,11 @@ impl Default for Config {
             chat_burst: 20,
             chat_per_second: 5,
             chat_ping_secs: 5,
+            smtp_url: None,
+            mail_from: "Youku <noreply@localhost>".to_owned(),
+            site_url: "http://127.0.0.1:5000".to_owned(),
+            email_confirm_secs: 24 * 3600,
+            password_reset_secs: 3600,
             server: ServerConfig::default(),
         }
     }
@@ -270,12 +289,17 @@ mod tests {
             jail.set_env("NETDISK_DATABASE_URL", "mysql://root@127.0.0.1/test");
             jail.set_env("NETDISK_SERVER__DOORS__YOUKU", "0.0.0.0:9090");
             jail.set_env("NETDISK_SERVER__DOORS__NETDISK", "off");
+            jail.set_env("NETDISK_SMTP_URL", "smtp://127.0.0.1:2525");
+            jail.set_env("NETDISK_PASSWORD_RESET_SECS", "600");
             let config =
                 Config::load(Some(Path::new("netdisk.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(config.lockout_threshold, 3);
             assert_eq!(config.free_wait_secs, 9);
             assert_eq!(config.database_url(), "mysql://root@127.0.0.1/test");
             assert_eq!(config.vip_price, 5);
+            assert_eq!(config.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525"));
+            assert_eq!(config.password_reset_secs, 600);
+            assert_eq!(config.email_confirm_secs, 24 * 3600);
             assert_eq!(
                 config.server.doors["youku"],
                 Listen::At("0.0.0.0:9090".parse().unwrap())

@@ -11,8 +11,9 @@ pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 /// Why a service call was refused or failed.
 ///
 /// The first group are answers to the caller (bad input, not allowed, not found...); only
-/// [`ServiceError::Unavailable`] and [`ServiceError::Internal`] are unexpected, and only those are
-/// worth logging as errors. No message carries a password or a session token.
+/// [`ServiceError::Mail`], [`ServiceError::Unavailable`] and [`ServiceError::Internal`] are
+/// unexpected, and only those are worth logging as errors. No message carries a password, a
+/// session token or a mailed link's token.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     /// The request is malformed: a missing, empty, oversized or ill-formed value.
@@ -67,6 +68,10 @@ pub enum ServiceError {
         /// Milliseconds until the next message is accepted.
         retry_after_ms: u64,
     },
+    /// A mail could not be handed to the mail server (or written to the outbox); what was to
+    /// be mailed was undone, and retrying later may work.
+    #[error("the mail could not be sent, so nothing was changed; try again later")]
+    Mail(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database cannot be reached; retrying later may work.
     #[error("the database is unavailable; try again later")]
     Unavailable(#[source] mini_orm::Error),
@@ -90,6 +95,7 @@ impl ServiceError {
             ServiceError::Integrity { .. } => "integrity",
             ServiceError::NotYet { .. } => "not_yet",
             ServiceError::TooFast { .. } => "too_fast",
+            ServiceError::Mail(_) => "mail_failed",
             ServiceError::Unavailable(_) => "unavailable",
             ServiceError::Internal(_) => "internal",
         }
@@ -99,7 +105,7 @@ impl ServiceError {
     pub fn is_unexpected(&self) -> bool {
         matches!(
             self,
-            ServiceError::Unavailable(_) | ServiceError::Internal(_)
+            ServiceError::Mail(_) | ServiceError::Unavailable(_) | ServiceError::Internal(_)
         )
     }
 

@@ -16,15 +16,18 @@
 //!   in-process or through Redis, and caught up from the database by sequence number.
 //! - [`storage`] keeps file bytes: streamed, hashed, verified, fsynced, renamed into place, and
 //!   shared by identical content.
+//! - [`mail`] sends the site's mail (account e-mail confirmation, password resets): into an
+//!   outbox folder, or to an SMTP server.
 //! - [`models`] are the tables, one file per service; [`config`] the settings; [`clock`] the
 //!   time source; [`error`] the answers.
 //!
-//! Layers, from the top: `server` → `service` → `topics`, `storage`, `models` → `config`,
+//! Layers, from the top: `server` → `service` → `topics`, `storage`, `mail`, `models` → `config`,
 //! `clock`, `error`. A lower one never imports a higher one.
 
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod mail;
 pub mod models;
 mod password;
 mod priority;
@@ -38,10 +41,10 @@ pub mod topics;
 pub use config::Config;
 pub use error::{Result, ServiceError};
 pub use service::{
-    AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, FileDownload, Files, Here,
-    LOBBY, LoginOutcome, MAX_PAGE, MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary,
-    MovieUpload, Movies, Netdisk, NewAccount, NewUpload, NoticeSubscription, NoticeView, Notices,
-    People, PeopleNow, Permission, Person, Profile, RecordView, RoomPeople, RoomSubscription,
-    RoomView, StartupReport, StoredContent, Transfer, UploadKind, UploadProgress, Uploads,
-    UserType, Viewing, ViewingContent,
+    AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, EmailStatus, FileDownload,
+    Files, Here, LOBBY, LoginOutcome, MAX_PAGE, MovieDownload, MovieKind, MovieList, MovieQuery,
+    MovieSummary, MovieUpload, Movies, Netdisk, NewAccount, NewUpload, NoticeSubscription,
+    NoticeView, Notices, People, PeopleNow, Permission, Person, Profile, RecordView, RoomPeople,
+    RoomSubscription, RoomView, StartupReport, StoredContent, Transfer, UploadKind, UploadProgress,
+    Uploads, UserType, Viewing, ViewingContent,
 };

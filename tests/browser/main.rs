@@ -42,6 +42,19 @@ impl Site {
         }
     }
 
+    /// The path of the confirmation link mailed to `to` (the one mail to it), from the outbox.
+    fn mailed_link(&self, to: &str) -> String {
+        let outbox = self.server.dir.path().join(netdisk_core::mail::OUTBOX);
+        let mut mails: Vec<_> = std::fs::read_dir(outbox)
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .filter(|mail| mail.contains(&format!("To: {to}\r\n")))
+            .collect();
+        let mail = mails.pop().expect("a mail");
+        let at = mail.find("/confirm/").expect("a link") + "/confirm/".len();
+        format!("/confirm/{}", &mail[at..at + 32])
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -115,16 +128,30 @@ async fn sign_up_log_out_and_log_in(t: &TestDb) -> Result {
 
     chrome.client.goto(&site.url("/signup")).await.unwrap();
     chrome.fill("name", "alice").await;
+    chrome.fill("email", "alice@example.com").await;
     chrome.fill("password", "s3cret").await;
     chrome.fill("confirm", "s3cret").await;
     chrome.click("form.stack button[type=submit]").await;
     chrome
         .until(
-            "the movies after sign-up",
+            "the check-your-mail page after sign-up",
             Duration::from_secs(10),
-            "return location.pathname === '/movies'",
+            "return location.pathname === '/check-mail'",
         )
         .await;
+    // Confirm the address by the link mailed to the outbox.
+    let link = site.mailed_link("alice@example.com");
+    chrome.client.goto(&site.url(&link)).await.unwrap();
+    chrome
+        .until(
+            "the confirmation",
+            Duration::from_secs(10),
+            "return document.querySelector('h1').textContent === 'Address confirmed'",
+        )
+        .await;
+    chrome.client.goto(&site.url("/settings")).await.unwrap();
+    chrome.screenshots("settings").await;
+    chrome.client.goto(&site.url("/movies")).await.unwrap();
     let who = chrome
         .client
         .find(Locator::Css(".who"))

@@ -19,7 +19,12 @@ async fn sign_up_log_out_and_log_in_with_a_session_cookie(t: &TestDb) -> Result 
     let signed_up = browser
         .form(
             "/signup",
-            &[("name", "alice"), ("password", "pw1"), ("confirm", "pw1")],
+            &[
+                ("name", "alice"),
+                ("email", "alice@example.com"),
+                ("password", "pw1"),
+                ("confirm", "pw1"),
+            ],
         )
         .await;
     assert_eq!(signed_up.status(), 303);
@@ -91,7 +96,12 @@ async fn sign_up_refusals_keep_the_name_and_say_why(t: &TestDb) -> Result {
     let differ = browser
         .form(
             "/signup",
-            &[("name", "bob"), ("password", "a"), ("confirm", "b")],
+            &[
+                ("name", "bob"),
+                ("email", "bob@example.com"),
+                ("password", "a"),
+                ("confirm", "b"),
+            ],
         )
         .await;
     assert_eq!(differ.status(), 400);
@@ -100,7 +110,12 @@ async fn sign_up_refusals_keep_the_name_and_say_why(t: &TestDb) -> Result {
     let taken = browser
         .form(
             "/signup",
-            &[("name", "taken"), ("password", "a"), ("confirm", "a")],
+            &[
+                ("name", "taken"),
+                ("email", "taken@example.com"),
+                ("password", "a"),
+                ("confirm", "a"),
+            ],
         )
         .await;
     assert_eq!(taken.status(), 409);

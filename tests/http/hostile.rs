@@ -42,6 +42,7 @@ async fn html_in_any_name_is_shown_as_text(t: &TestDb) -> Result {
             "/signup",
             &[
                 ("name", user_name),
+                ("email", "eve@example.com"),
                 ("password", &password),
                 ("confirm", &password),
             ],

@@ -1,6 +1,8 @@
 //! The HTTP door over real sockets, on SQLite and MariaDB: accounts and the session cookie,
 //! the movie pages and the viewing rules, ranged content, resumable uploads, notices pushed
-//! over Server-Sent Events, and what a hostile client or another user may not do.
+//! over Server-Sent Events, and what a hostile client or another user may not do; e-mail
+//! confirmation and password resets by mailed links (from the outbox, and through a real SMTP
+//! server).
 
 #[path = "../support/faults.rs"]
 mod faults;
@@ -14,9 +16,11 @@ mod admin;
 mod api;
 mod chat;
 mod content;
+mod email;
 mod hostile;
 mod movies;
 mod notices;
+mod smtp;
 mod uploads;
 mod web;
 

@@ -153,6 +153,32 @@ impl Web {
             .unwrap()
     }
 
+    /// The path (`/<kind>/<token>`) of the newest `kind` link (`confirm`, `reset`) mailed to
+    /// `to`, read from the outbox's `.eml` files.
+    pub fn mailed_link(&self, to: &str, kind: &str) -> String {
+        let outbox = self.server.dir.path().join(netdisk_core::mail::OUTBOX);
+        let mut names: Vec<_> = std::fs::read_dir(&outbox)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        names.sort();
+        let header = format!("To: {to}\r\n");
+        let marker = format!("/{kind}/");
+        let mail = names
+            .iter()
+            .rev()
+            .map(|path| std::fs::read_to_string(path).unwrap())
+            .find(|mail| mail.contains(&header) && mail.contains(&marker))
+            .unwrap_or_else(|| panic!("no {kind} mail to {to}"));
+        link_in(&mail, kind)
+    }
+
+    /// How many mails are in the outbox.
+    pub fn mails(&self) -> usize {
+        let outbox = self.server.dir.path().join(netdisk_core::mail::OUTBOX);
+        std::fs::read_dir(outbox).map_or(0, |entries| entries.count())
+    }
+
     /// Files staged by resumable uploads under the data directory.
     pub fn staged_files(&self) -> usize {
         std::fs::read_dir(self.server.dir.path().join("staged"))
@@ -200,6 +226,17 @@ impl Browser {
             .await
             .unwrap()
     }
+}
+
+/// The path (`/<kind>/<token>`) of the first `kind` link in the text of a mail.
+pub fn link_in(mail: &str, kind: &str) -> String {
+    let marker = format!("/{kind}/");
+    let at = mail
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {kind} link in {mail}"));
+    let token = &mail[at + marker.len()..at + marker.len() + 32];
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{mail}");
+    format!("{marker}{token}")
 }
 
 /// Where a redirect goes.

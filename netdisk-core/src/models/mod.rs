@@ -1,5 +1,5 @@
 //! The service's tables, as `mini_orm` models: one file per service, beside the service that
-//! writes them (`accounts`: users and sessions; `movies`: movies and download records;
+//! writes them (`accounts`: users, sessions, e-mail addresses and mailed links; `movies`: movies and download records;
 //! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files;
 //! `uploads`: resumable uploads in progress; `chat`: rooms, memberships, permissions,
 //! nicknames and presence).
@@ -17,7 +17,7 @@ mod uploads;
 
 use mini_orm::{Db, Result};
 
-pub use accounts::{AccountLock, Session, User};
+pub use accounts::{AccountEmail, AccountLock, EmailToken, Session, User};
 pub use chat::{ChatPresence, ChatProcess, ChatRoom, Nickname, RoomMember, UserPermission};
 pub use content::Blob;
 pub use files::UserFile;
@@ -43,5 +43,7 @@ pub async fn create_schema(db: &Db) -> Result<()> {
     db.create_table::<Nickname>().await?;
     db.create_table::<ChatProcess>().await?;
     db.create_table::<ChatPresence>().await?;
+    db.create_table::<AccountEmail>().await?;
+    db.create_table::<EmailToken>().await?;
     Ok(())
 }

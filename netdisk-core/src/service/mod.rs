@@ -1,7 +1,8 @@
 //! The services, each a handle of its own over what they share (the database, storage, the
 //! configuration and the clock), all of its methods in one file or folder:
 //!
-//! - [`Accounts`]: registration, login with lockout, sessions, VIP;
+//! - [`Accounts`]: registration, login with lockout, sessions, VIP, e-mail addresses and the
+//!   links mailed to them (through [`Mailer`](crate::mail::Mailer));
 //! - [`Movies`]: upload, list, delete, download with the wait and price policy, download records;
 //! - [`Notices`]: publish, list, and live push to subscribers;
 //! - [`Files`]: each person's private netdisk;
@@ -31,11 +32,14 @@ use mini_orm::Db;
 use crate::clock::{Clock, SystemClock, format_local};
 use crate::config::Config;
 use crate::error::{Result, ServiceError};
+use crate::mail::Mailer;
 use crate::models;
 use crate::storage::Storage;
 use crate::topics::{Options, Pubsub, Topics};
 
-pub use accounts::{AccountSummary, Accounts, LoginOutcome, NewAccount, Profile, UserType};
+pub use accounts::{
+    AccountSummary, Accounts, EmailStatus, LoginOutcome, NewAccount, Profile, UserType,
+};
 pub use caller::Caller;
 pub use chat::{
     Chat, ChatMessage, Here, LOBBY, People, PeopleNow, Permission, Person, RoomPeople,
@@ -61,6 +65,7 @@ pub(crate) struct Shared {
     storage: Storage,
     config: Config,
     clock: Arc<dyn Clock>,
+    mailer: Mailer,
 }
 
 impl Shared {
@@ -88,8 +93,8 @@ pub struct Netdisk {
 }
 
 impl Netdisk {
-    /// Connects to `config.database_url()`, creates the schema and the storage directory, and
-    /// checks storage (see [`StartupReport`]).
+    /// Connects to `config.database_url()`, creates the schema and the storage directory, opens
+    /// the mailer (see [`Mailer::open`]), and checks storage (see [`StartupReport`]).
     pub async fn open(config: Config) -> Result<(Netdisk, StartupReport)> {
         // The default SQLite database lives inside the data directory.
         tokio::fs::create_dir_all(&config.data_dir)
@@ -115,11 +120,13 @@ impl Netdisk {
         let storage = Storage::open(&config.data_dir)
             .await
             .map_err(|e| ServiceError::Internal(Box::new(e)))?;
+        let mailer = Mailer::open(&config).await?;
         let shared = Arc::new(Shared {
             db,
             storage,
             config,
             clock,
+            mailer,
         });
         let content = Content::new(shared.clone());
         let report = content.check_storage().await?;

@@ -23,7 +23,7 @@ pub(super) fn status(error: &ServiceError) -> StatusCode {
         ServiceError::Locked { .. } | ServiceError::TooFast { .. } => StatusCode::TOO_MANY_REQUESTS,
         ServiceError::Integrity { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         ServiceError::NotYet { .. } => StatusCode::TOO_EARLY,
-        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Mail(_) | ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -140,7 +140,7 @@ impl Accounts {
     }
 
     /// Ends every session of account `user_id`.
-    async fn end_sessions(&self, user_id: i64) -> Result<()> {
+    pub(super) async fn end_sessions(&self, user_id: i64) -> Result<()> {
         self.sessions
             .clear(|_, (caller, _)| caller.user_id() == user_id);
         Session::query()

@@ -1,10 +1,14 @@
-//! Accounts and sessions: registration with the admin sign-up policy, login with lockout, session
-//! tokens, logout, VIP; and what admins do to accounts (`admin`).
+//! Accounts and sessions: registration with the admin sign-up policy, login with lockout
+//! (`attempts` counts wrong passwords), session tokens, logout, VIP; what admins do to accounts
+//! (`admin`); e-mail addresses and the links mailed to them, password changes (`email`).
 
 mod admin;
+mod attempts;
+mod email;
 mod touches;
 
 pub use admin::AccountSummary;
+pub use email::EmailStatus;
 
 use std::sync::Arc;
 
@@ -14,7 +18,6 @@ use sha2::{Digest, Sha256};
 
 use super::cache::ReadCache;
 use super::{Caller, Shared, check_text};
-use crate::clock::format_local;
 use crate::error::{Result, ServiceError};
 use crate::models::{Session, User};
 use crate::password;
@@ -147,7 +150,8 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    /// The service, after ending the sessions that expired while no server ran.
+    /// The service, after ending the sessions and mailed links that expired while no server
+    /// ran.
     pub(super) async fn open(shared: Arc<Shared>) -> Result<Accounts> {
         let accounts = Accounts {
             sessions: Arc::new(ReadCache::new(shared.config.read_cache())),
@@ -155,6 +159,7 @@ impl Accounts {
             touches: Default::default(),
         };
         accounts.purge_expired_sessions().await?;
+        accounts.purge_expired_links().await?;
         Ok(accounts)
     }
 
@@ -227,11 +232,7 @@ impl Accounts {
     /// Logs in and starts a session. A wrong name, password or account type all give
     /// [`ServiceError::WrongCredentials`], and take about as long (an unknown name is checked
     /// against a dummy hash). After `lockout_threshold` wrong passwords in a row the account is
-    /// [`ServiceError::Locked`] for `lockout_secs`.
-    ///
-    /// Each attempt on an account is counted *before* its password is checked, in one atomic
-    /// update that also refuses when the count has reached the threshold: attempts made at the
-    /// same time cannot outrun the lock, however many connections they come from.
+    /// [`ServiceError::Locked`] for `lockout_secs` (see `attempts`).
     pub async fn login(
         &self,
         name: &str,
@@ -239,50 +240,19 @@ impl Accounts {
         user_type: Option<UserType>,
     ) -> Result<LoginOutcome> {
         let now = self.shared.now();
-        let threshold = i64::from(self.config().lockout_threshold.max(1));
-        let by_name = || User::query().filter(User::NAME.eq(name));
-        let reserved = by_name()
-            .filter(User::LOCKED_UNTIL.le(now) & User::FAILED_LOGINS.lt(threshold))
-            .update(self.db(), [User::FAILED_LOGINS.increment(1)])
-            .await?;
-        let user = by_name().first(self.db()).await?;
-        if let Some(user) = user.as_ref().filter(|_| reserved == 0) {
-            // Locked, or as many attempts as the threshold allows are being checked right now
-            // (they will lock it if they fail).
-            let until = if user.locked_until > now {
-                user.locked_until
-            } else {
-                now + self.config().lockout_secs as i64
-            };
-            return Err(ServiceError::Locked {
-                until: format_local(until),
-            });
-        }
+        let by_name = User::NAME.eq(name);
+        let user = self.start_attempt(&by_name).await?;
         let matches = password::verify(password, user.as_ref().map(|u| u.pwd_hash.clone())).await?;
         if !matches {
             // Run for unknown names too (matching no row), so both take the same statements.
-            let locked = by_name()
-                .filter(User::FAILED_LOGINS.ge(threshold))
-                .update(
-                    self.db(),
-                    [
-                        User::LOCKED_UNTIL.set(now + self.config().lockout_secs as i64),
-                        User::FAILED_LOGINS.set(0),
-                    ],
-                )
-                .await?;
-            if locked > 0 {
-                tracing::warn!(user = %name, "account locked after repeated failed logins");
-            }
+            self.failed_attempt(&by_name, name).await?;
             return Err(ServiceError::WrongCredentials);
         }
         let Some(user) = user else {
             return Err(ServiceError::WrongCredentials); // unreachable: the dummy hash never matches
         };
         // The right password ends the run of failures, even with the wrong account type.
-        by_name()
-            .update(self.db(), [User::FAILED_LOGINS.set(0)])
-            .await?;
+        self.good_attempt(&by_name).await?;
         if self.is_locked(user.id).await? {
             return Err(ServiceError::Forbidden(
                 "this account is locked by an administrator",

@@ -4,6 +4,7 @@
 //! works too (with the same-origin rule for writes). Errors are `{"error": code, "message":
 //! text}` with the status that fits (see `failure`).
 
+mod email;
 mod uploads;
 
 use axum::extract::{Path, Query, State};
@@ -35,6 +36,7 @@ pub(super) fn routes() -> Router<App> {
         .route("/files/{id}", delete(delete_file))
         .route("/chat/rooms", get(chat_rooms))
         .merge(uploads::routes())
+        .merge(email::routes())
 }
 
 /// A service's answer as JSON, or its error.
@@ -60,12 +62,22 @@ struct Credentials {
     password: String,
 }
 
-async fn signup(State(app): State<App>, Json(body): Json<Credentials>) -> Response {
+#[derive(Deserialize)]
+struct Signup {
+    name: String,
+    password: String,
+    /// With an address, a link to confirm it is mailed there.
+    email: Option<String>,
+}
+
+async fn signup(State(app): State<App>, Json(body): Json<Signup>) -> Response {
     let account = NewAccount::user(&body.name, &body.password);
-    answer(
-        StatusCode::CREATED,
-        app.netdisk.accounts().register(account).await,
-    )
+    let accounts = app.netdisk.accounts();
+    let registered = match body.email.as_deref() {
+        Some(email) => accounts.register_with_email(account, email).await,
+        None => accounts.register(account).await,
+    };
+    answer(StatusCode::CREATED, registered)
 }
 
 async fn login(State(app): State<App>, Json(body): Json<Credentials>) -> Response {

@@ -1,5 +1,6 @@
 //! Sign up, log in, log out. The same accounts, lockout and sessions as the TCP doors; a failed
-//! login says only that the name, password or account type is wrong.
+//! login says only that the name, password or account type is wrong. Signing up here takes an
+//! e-mail address, and mails it a link to confirm it (the pages around it are in `email`).
 
 use askama::Template;
 use axum::Router;
@@ -36,6 +37,7 @@ struct LoginPage {
 struct SignupPage {
     nav: Nav,
     name: String,
+    email: String,
     error: Option<String>,
 }
 
@@ -104,6 +106,7 @@ async fn signup_page(Visitor(visitor): Visitor) -> Response {
     render(&SignupPage {
         nav: Nav::anonymous("signup"),
         name: String::new(),
+        email: String::new(),
         error: None,
     })
 }
@@ -111,6 +114,9 @@ async fn signup_page(Visitor(visitor): Visitor) -> Response {
 #[derive(Deserialize)]
 struct SignupForm {
     name: String,
+    /// Required here, though the services let the TCP doors register without one.
+    #[serde(default)]
+    email: String,
     password: String,
     confirm: String,
 }
@@ -120,39 +126,38 @@ async fn signup(
     headers: HeaderMap,
     Form(form): Form<SignupForm>,
 ) -> Response {
-    let refuse = |name: String, error: String, status: StatusCode| {
+    let refuse = |form: SignupForm, error: String, status: StatusCode| {
         let page = SignupPage {
             nav: Nav::anonymous("signup"),
-            name,
+            name: form.name,
+            email: form.email,
             error: Some(error),
         };
         (status, render(&page)).into_response()
     };
-    if form.password.is_empty() {
-        return refuse(
-            form.name,
-            "choose a password".into(),
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    if form.password != form.confirm {
-        return refuse(
-            form.name,
-            "the two passwords differ".into(),
-            StatusCode::BAD_REQUEST,
-        );
+    let problem = if form.email.trim().is_empty() {
+        Some("give your e-mail address: the link to confirm it goes there")
+    } else if form.password.is_empty() {
+        Some("choose a password")
+    } else if form.password != form.confirm {
+        Some("the two passwords differ")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return refuse(form, problem.into(), StatusCode::BAD_REQUEST);
     }
     let accounts = app.netdisk.accounts();
     let account = NewAccount::user(&form.name, &form.password);
-    let registered = match accounts.register(account).await {
+    let registered = match accounts.register_with_email(account, &form.email).await {
         Ok(_) => accounts.login(&form.name, &form.password, None).await,
         Err(error) => Err(error),
     };
     match registered {
-        Ok(outcome) => logged_in(&outcome.token, &headers, "/movies"),
+        Ok(outcome) => logged_in(&outcome.token, &headers, "/check-mail"),
         Err(error) if !error.is_unexpected() => {
             let status = failure::status(&error);
-            refuse(form.name, error.to_string(), status)
+            refuse(form, error.to_string(), status)
         }
         Err(error) => failure::page(error, None),
     }

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod email;
 mod files;
 mod movies;
 mod notices;
@@ -22,6 +23,7 @@ pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/movies") }))
         .merge(accounts::routes())
+        .merge(email::routes())
         .merge(movies::routes())
         .merge(notices::routes())
         .merge(files::routes())
