@@ -88,12 +88,18 @@ impl ChatConnection {
     }
 
     async fn serve(mut self, mut shutdown: Shutdown) {
-        let login_by = tokio::time::Instant::now() + self.limits.frame_timeout;
+        // Made once, not at each wake-up: a busy lobby wakes every connection per message.
+        let login_deadline = tokio::time::sleep(self.limits.frame_timeout);
+        tokio::pin!(login_deadline);
+        let stopping = async move {
+            let _ = shutdown.changed().await;
+        };
+        tokio::pin!(stopping);
         let mut buf = vec![0u8; 4096];
         loop {
             let woke = tokio::select! {
-                _ = shutdown.changed() => Woke::Stop,
-                _ = tokio::time::sleep_until(login_by), if self.caller.is_none() => Woke::Stop,
+                () = &mut stopping => Woke::Stop,
+                () = &mut login_deadline, if self.caller.is_none() => Woke::Stop,
                 read = self.reader.read(&mut buf) => Woke::Read(read),
                 _ = tokio::time::sleep(BURST_PAUSE), if self.framer.waits_for_pause() => Woke::Paused,
                 heard = next(&mut self.lobby) => Woke::Heard(heard),

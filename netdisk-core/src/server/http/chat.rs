@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use futures_util::{FutureExt as _, SinkExt as _};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -246,14 +246,26 @@ async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSock
             return;
         }
     }
+    // The waits on shared channels (shutdown, the room's people) live across iterations: made
+    // anew at each message, a thousand sockets would register and unregister with the same
+    // channels a hundred times a second.
     let mut shutdown = app.shutdown.clone();
+    let stopping = async move {
+        let _ = shutdown.changed().await;
+    };
+    tokio::pin!(stopping);
+    let changes = futures_util::stream::unfold(people, |mut people| async move {
+        let now = people.changed().await;
+        Some((now, people))
+    });
+    tokio::pin!(changes);
     let ping_every = Duration::from_secs(app.netdisk.config().chat_ping_secs.max(1));
     let silence_limit = ping_every * 5 / 2;
     let mut ping = tokio::time::interval(ping_every);
     let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            _ = shutdown.changed() => {
+            () = &mut stopping => {
                 let bye = CloseFrame { code: 1001, reason: Utf8Bytes::from_static("the server is shutting down") };
                 let _ = socket.send(Message::Close(Some(bye))).await;
                 return;
@@ -267,7 +279,7 @@ async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSock
                     return;
                 }
             }
-            now = people.changed() => {
+            Some(now) = changes.next() => {
                 let (joined, left) = if now.version == shown_version + 1 {
                     (now.joined.clone(), now.left.clone())
                 } else {
