@@ -29,7 +29,12 @@
 //!
 //! A hash whose caller stopped waiting before it started (the client went away) is skipped.
 //!
-//! Hashes are written as PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`, the argon2
+//! Every door's password is hashed in one form ([`canonical`]: the hex MD5 of the text, unless it
+//! is one), so that one account works at every door; such hashes carry the associated data
+//! `canonical` (`data=Y2Fub25pY2Fs`), and a stored hash without it (made before) is checked
+//! against the text as it comes, as it was made.
+//!
+//! Hashes are written as PHC strings (`$argon2id$v=19$m=19456,t=2,p=1,data=Y2Fub25pY2Fs$salt$hash`, the argon2
 //! crate's own format). Verification reads algorithm, version, parameters and salt from the
 //! stored string, so hashes made with other argon2 parameters still verify, as long as their
 //! memory fits in a thread's buffer (at most 19 MiB); a stored hash that asks for more, or that
@@ -40,7 +45,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Argon2, AssociatedData, Block, Params, ParamsBuilder, Version};
 use md5::{Digest, Md5};
 use tokio::sync::oneshot;
 
@@ -66,8 +71,19 @@ fn hashers() -> &'static Hashers {
     HASHERS.get_or_init(|| Hashers::start(thread_count(), hasher().params().block_count()))
 }
 
+/// The associated data of every hash of a [`canonical`] password (PHC `data=Y2Fub25pY2Fs`).
+/// A stored hash without it was made before passwords had one form, from the text as it came.
+const CANONICAL_MARK: &[u8] = b"canonical";
+
 fn hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
+    let mark = AssociatedData::new(CANONICAL_MARK).expect("a short constant is valid data");
+    let params = ParamsBuilder::new()
+        .m_cost(19 * 1024)
+        .t_cost(2)
+        .p_cost(1)
+        .data(mark)
+        .build()
+        .expect("constant argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -186,8 +202,9 @@ fn hash_in(blocks: &mut [Block], password: &[u8]) -> Result<String> {
 }
 
 /// Whether `password` hashes to `stored` with the algorithm, version, parameters and salt that
-/// `stored` names, hashed in `blocks`.
-fn verify_in(blocks: &mut [Block], password: &[u8], stored: &str) -> Result<bool> {
+/// `stored` names, hashed in `blocks`: in its [`canonical`] form when `stored` carries
+/// [`CANONICAL_MARK`], as given otherwise (a hash from before passwords had one form).
+fn verify_in(blocks: &mut [Block], password: &str, stored: &str) -> Result<bool> {
     let phc = PasswordHash::new(stored).map_err(stored_hash_error)?;
     let algorithm = Algorithm::try_from(phc.algorithm.as_str()).map_err(stored_hash_error)?;
     let version = phc
@@ -207,10 +224,15 @@ fn verify_in(blocks: &mut [Block], password: &[u8], stored: &str) -> Result<bool
             blocks.len()
         )));
     }
+    let password = if params.data() == CANONICAL_MARK {
+        canonical(password)
+    } else {
+        password.to_owned()
+    };
     let mut buffer = [0u8; Output::MAX_LENGTH];
     let out = &mut buffer[..expected.len()];
     Argon2::new(algorithm, version, params)
-        .hash_password_into_with_memory(password, salt, &mut *out, blocks)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut *out, blocks)
         .map_err(argon2_error)?;
     // `Output`'s equality is constant-time.
     Ok(Output::new(out).map_err(argon2_error)? == *expected)
@@ -234,7 +256,7 @@ fn canonical(password: &str) -> String {
     }
 }
 
-/// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`) of `password` (in its
+/// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1,data=Y2Fub25pY2Fs$salt$hash`) of `password` (in its
 /// [`canonical`] form) with a fresh salt.
 pub async fn hash(password: &str) -> Result<String> {
     check_length(password)?;
@@ -244,7 +266,7 @@ pub async fn hash(password: &str) -> Result<String> {
         .await
 }
 
-/// Whether `password` (in its [`canonical`] form) matches `stored` (a PHC string). With `stored = None` (no such user) it
+/// Whether `password` matches `stored` (a PHC string; see `verify_in` for the form compared). With `stored = None` (no such user) it
 /// checks against a fixed dummy hash, so both answers take about the same time.
 ///
 /// A stored string that does not parse, names no argon2 variant or needs more memory than our
@@ -254,7 +276,7 @@ pub async fn verify(password: &str, stored: Option<String>) -> Result<bool> {
     if check_length(password).is_err() {
         return Ok(false);
     }
-    let password = canonical(password);
+    let password = password.to_owned();
     hashers()
         .run(move |blocks| {
             let Some(stored) = stored else {
@@ -267,10 +289,10 @@ pub async fn verify(password: &str, stored: Option<String>) -> Result<bool> {
                 };
                 // Always verify, even for an unknown user: the work, not the answer, is what hides
                 // whether the name exists.
-                verify_in(blocks, password.as_bytes(), dummy)?;
+                verify_in(blocks, &password, dummy)?;
                 return Ok(false);
             };
-            verify_in(blocks, password.as_bytes(), &stored)
+            verify_in(blocks, &password, &stored)
         })
         .await
 }
@@ -286,7 +308,7 @@ mod tests {
         let first = hash("correct horse").await.unwrap();
         let second = hash("correct horse").await.unwrap();
         assert!(
-            first.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            first.starts_with("$argon2id$v=19$m=19456,t=2,p=1,data=Y2Fub25pY2Fs$"),
             "{first}"
         );
         assert_ne!(first, second, "each hash has its own salt");
@@ -310,6 +332,25 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_carry_the_mark_and_older_ones_verify_as_they_were_made() {
+        let ours = hash("pass").await.unwrap();
+        assert!(ours.contains("data=Y2Fub25pY2Fs"), "{ours}");
+        let digest = "1a1dc91c907325c69271ddf0c944bc72"; // md5("pass")
+        assert!(
+            verify(digest, Some(ours.clone())).await.unwrap(),
+            "one form"
+        );
+        // A hash from before: argon2id of the text as it came, no mark.
+        let params = Params::new(19 * 1024, 2, 1, None).unwrap();
+        let older = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"pass")
+            .unwrap()
+            .to_string();
+        assert!(verify("pass", Some(older.clone())).await.unwrap());
+        assert!(!verify(digest, Some(older)).await.unwrap());
     }
 
     #[test]
@@ -355,7 +396,7 @@ mod tests {
         ] {
             let params = Params::new(m, t, p, Some(24)).unwrap();
             let stored = Argon2::new(algorithm, Version::V0x13, params)
-                .hash_password(canonical("tr0ub4dor").as_bytes())
+                .hash_password(b"tr0ub4dor")
                 .unwrap()
                 .to_string();
             assert!(stored.contains(&format!("m={m},t={t},p={p}$")), "{stored}");

@@ -239,7 +239,7 @@ async fn passwords_are_stored_as_argon2id_only(t: &TestDb) -> Result {
     assert!(
         stored
             .pwd_hash
-            .starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            .starts_with("$argon2id$v=19$m=19456,t=2,p=1,data=Y2Fub25pY2Fs$"),
         "{}",
         stored.pwd_hash
     );
