@@ -10,7 +10,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,9 +17,8 @@ use std::time::Duration;
 use examples::chat::{Backoff, Credentials, Event, Link, Session};
 use reqwest::Url;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use support::process::ServerProcess;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, Command};
 use tokio::task::AbortHandle;
 
 /// How long anything awaited may take (a server starting on a busy machine included).
@@ -34,7 +32,7 @@ const BACKOFF: Backoff = Backoff {
 
 /// The `server` binary with its HTTP door only.
 struct Server {
-    child: Child,
+    process: ServerProcess,
     http: SocketAddr,
 }
 
@@ -42,42 +40,22 @@ impl Server {
     /// Starts it on `data` with the HTTP door at `http` (`127.0.0.1:0` for a free port), chat
     /// rate limits raised for bursts of messages; waits until it listens.
     async fn start(data: &Path, http: &str) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--no-youku", "--no-netdisk", "--no-chat", "--http", http])
-            .arg("--data-dir")
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            .env("NETDISK_CHAT_BURST", "1000")
-            .env("NETDISK_CHAT_PER_SECOND", "1000")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let announced = async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(addr) = line.strip_prefix("http door on ") {
-                    return addr.trim().parse::<SocketAddr>().unwrap();
-                }
-            }
-            panic!("the server ended before it listened");
-        };
-        let http = tokio::time::timeout(LIMIT, announced)
-            .await
-            .expect("the server listens within 30 s");
-        // Keeps reading, so that the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Server { child, http }
+        let env = [
+            ("RUST_LOG", "warn"),
+            ("NETDISK_CHAT_BURST", "1000"),
+            ("NETDISK_CHAT_PER_SECOND", "1000"),
+        ];
+        let process = ServerProcess::start(None, data, &[("http", http)], &env).await;
+        let http = process.addr("http").parse().unwrap();
+        Server { process, http }
     }
 
     fn url(&self) -> Url {
         url(self.http)
     }
 
-    async fn kill(mut self) {
-        self.child.kill().await.unwrap();
+    async fn kill(self) {
+        self.process.stop().await;
     }
 }
 

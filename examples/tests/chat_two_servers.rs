@@ -45,9 +45,9 @@ async fn two_servers(t: &TestDb, redis: &RedisServer) -> (ServerProcess, ServerP
         ("NETDISK_CHAT_BURST", "1000"),
         ("NETDISK_CHAT_PER_SECOND", "1000"),
     ];
-    let doors = ["chat", "http"];
-    let a = ServerProcess::start(&t.url, dir.path(), &doors, &env).await;
-    let b = ServerProcess::start(&t.url, dir.path(), &doors, &env).await;
+    let doors = [("chat", "127.0.0.1:0"), ("http", "127.0.0.1:0")];
+    let a = ServerProcess::start(Some(&t.url), dir.path(), &doors, &env).await;
+    let b = ServerProcess::start(Some(&t.url), dir.path(), &doors, &env).await;
     (a, b)
 }
 

@@ -98,9 +98,9 @@ async fn two_servers(
     data_dir: &Path,
     env: &[(&str, &str)],
 ) -> (ServerProcess, ServerProcess) {
-    let doors = ["youku", "http"];
-    let first = ServerProcess::start(&t.url, data_dir, &doors, env).await;
-    let second = ServerProcess::start(&t.url, data_dir, &doors, env).await;
+    let doors = [("youku", "127.0.0.1:0"), ("http", "127.0.0.1:0")];
+    let first = ServerProcess::start(Some(&t.url), data_dir, &doors, env).await;
+    let second = ServerProcess::start(Some(&t.url), data_dir, &doors, env).await;
     (first, second)
 }
 

@@ -25,23 +25,25 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the server on database `db` and data directory `data_dir` with `doors` open on
-    /// free loopback ports (the others off) and extra environment `env`; waits until it
-    /// listens.
+    /// Starts the server on database `db` (its embedded SQLite in `data_dir` when `None`) and
+    /// data directory `data_dir` with `doors` open, each at its address (`127.0.0.1:0` for a
+    /// free port; the other doors off), and extra environment `env`; waits until it listens.
     pub async fn start(
-        db: &str,
+        db: Option<&str>,
         data_dir: &Path,
-        doors: &[&str],
+        doors: &[(&str, &str)],
         env: &[(&str, &str)],
     ) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-        command.args(["--db", db, "--data-dir"]).arg(data_dir);
+        command.arg("--data-dir").arg(data_dir);
+        if let Some(db) = db {
+            command.args(["--db", db]);
+        }
         for door in DOORS {
-            if doors.contains(&door) {
-                command.args([format!("--{door}"), "127.0.0.1:0".to_owned()]);
-            } else {
-                command.arg(format!("--no-{door}"));
-            }
+            match doors.iter().find(|(name, _)| *name == door) {
+                Some((_, addr)) => command.args([format!("--{door}"), (*addr).to_owned()]),
+                None => command.arg(format!("--no-{door}")),
+            };
         }
         let mut child = command
             .env("RUST_LOG", "info")
@@ -54,7 +56,7 @@ impl ServerProcess {
             .unwrap();
         let output = Arc::new(Mutex::new(String::new()));
         let (found, listening) = tokio::sync::oneshot::channel();
-        let wanted: Vec<String> = doors.iter().map(|door| (*door).to_owned()).collect();
+        let wanted: Vec<String> = doors.iter().map(|(door, _)| (*door).to_owned()).collect();
         let stdout = child.stdout.take().unwrap();
         tokio::spawn(collect(stdout, output.clone(), Some((wanted, found))));
         tokio::spawn(collect(child.stderr.take().unwrap(), output.clone(), None));

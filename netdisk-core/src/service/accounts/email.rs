@@ -185,13 +185,7 @@ impl Accounts {
         let link = self.valid_link(token, Purpose::Confirm).await?;
         let now = self.shared.now();
         let mut tx = self.db().begin().await?;
-        let taken = EmailToken::query()
-            .filter(EmailToken::ID.eq(link.id))
-            .delete(&mut tx)
-            .await?;
-        if taken == 0 {
-            return Err(ServiceError::bad_request(USED)); // used at the same moment
-        }
+        claim(&mut tx, &link).await?;
         let changed = AccountEmail::query()
             .filter(AccountEmail::USER_ID.eq(link.user_id))
             .update(
@@ -262,13 +256,7 @@ impl Accounts {
         let link = self.valid_link(token, Purpose::Reset).await?;
         let hash = password::hash(password).await?;
         let mut tx = self.db().begin().await?;
-        let taken = EmailToken::query()
-            .filter(EmailToken::ID.eq(link.id))
-            .delete(&mut tx)
-            .await?;
-        if taken == 0 {
-            return Err(ServiceError::bad_request(USED));
-        }
+        claim(&mut tx, &link).await?;
         User::query()
             .filter(User::ID.eq(link.user_id))
             .update(
@@ -453,4 +441,17 @@ impl Accounts {
         }
         Ok(())
     }
+}
+
+/// Uses `link` up inside `tx`: deleted, so that it works once; a link another request used at
+/// the same moment is refused as used.
+async fn claim(tx: &mut mini_orm::Transaction, link: &EmailToken) -> Result<()> {
+    let taken = EmailToken::query()
+        .filter(EmailToken::ID.eq(link.id))
+        .delete(tx)
+        .await?;
+    if taken == 0 {
+        return Err(ServiceError::bad_request(USED));
+    }
+    Ok(())
 }
