@@ -77,6 +77,16 @@ pub struct Config {
     pub email_confirm_secs: u64,
     /// How long a link setting a new password works, in seconds. Default 3600 (an hour).
     pub password_reset_secs: u64,
+    /// Largest photo upload, in bytes. Default 20 MiB.
+    pub photo_max_bytes: u64,
+    /// Widest and tallest photo, in pixels. Default 16384.
+    pub photo_max_side: u32,
+    /// Most pixels in a photo (width × height). Default 50 000 000 (a decoded picture holds up
+    /// to four bytes a pixel while its variants are made).
+    pub photo_max_pixels: u64,
+    /// How many photos are checked and made smaller at once, each on a thread of its own at a
+    /// lowered priority. Default 0: the cores but one (at least one).
+    pub photo_threads: usize,
     /// The network servers (section `[server]`; environment `NETDISK_SERVER__<FIELD>`).
     pub server: ServerConfig,
 }
@@ -199,6 +209,10 @@ impl Default for Config {
             site_url: "http://127.0.0.1:5000".to_owned(),
             email_confirm_secs: 24 * 3600,
             password_reset_secs: 3600,
+            photo_max_bytes: 20 << 20,
+            photo_max_side: 16384,
+            photo_max_pixels: 50_000_000,
+            photo_threads: 0,
             server: ServerConfig::default(),
         }
     }

@@ -6,7 +6,8 @@
 //!
 //! - [`Netdisk`] opens the services on one database, storage and clock and hands each out:
 //!   [`Accounts`] (accounts and sessions), [`Movies`] (movies and download records),
-//!   [`Notices`], [`Files`] (the personal netdisk) and [`Uploads`] (resumable uploads) and [`Chat`] (chat rooms). Operations that need a logged-in person
+//!   [`Notices`], [`Files`] (the personal netdisk), [`Uploads`] (resumable uploads), [`Chat`]
+//!   (chat rooms) and [`Photos`] (the photo site). Operations that need a logged-in person
 //!   take a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`] produce.
 //!   No service sees a socket: uploads are readers, downloads are [`Transfer`]s.
 //! - [`server`] holds the doors: [`server::DOORS`] lists them (Youku, netdisk, and HTTP: the
@@ -37,14 +38,17 @@ pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod topics;
+mod workers;
 
 pub use config::Config;
 pub use error::{Result, ServiceError};
 pub use service::{
-    AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, EmailStatus, FileDownload,
-    Files, Here, LOBBY, LoginOutcome, MAX_PAGE, MovieDownload, MovieKind, MovieList, MovieQuery,
-    MovieSummary, MovieUpload, Movies, Netdisk, NewAccount, NewUpload, NoticeSubscription,
-    NoticeView, Notices, People, PeopleNow, Permission, Person, Profile, RecordView, RoomPeople,
-    RoomSubscription, RoomView, StartupReport, StoredContent, Transfer, UploadKind, UploadProgress,
-    Uploads, UserType, Viewing, ViewingContent,
+    Ability, AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, EmailStatus,
+    FileDownload, Files, Here, LOBBY, LoginOutcome, MAX_PAGE, MAX_PHOTO_PAGE, MAX_TAG_CHARS,
+    MAX_TAGS_PER_PHOTO, MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload,
+    Movies, Netdisk, NewAccount, NewUpload, NoticeSubscription, NoticeView, Notices, People,
+    PeopleNow, Permission, Person, PhotoPage, PhotoView, Photos, PictureFormat, PictureLimits,
+    PictureRef, Profile, RecordView, ReportedPhoto, Role, RoomPeople, RoomSubscription, RoomView,
+    StartupReport, StoredContent, Transfer, UploadKind, UploadProgress, Uploads, UserType,
+    VariantKind, Viewing, ViewingContent, parse_tags,
 };

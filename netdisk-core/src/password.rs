@@ -2,22 +2,16 @@
 //! its own, at a lower OS scheduling priority than the request workers, so that a login never
 //! stalls other connections.
 //!
-//! Hashes run on one fewer thread than there are cores (at least one; [`thread_count`]), queued
-//! first come, first served. Unbounded, a burst of registrations or failed logins took every
+//! Hashes run on one fewer thread than there are cores (at least one), queued first come, first
+//! served, in the server's low-priority [`Workers`]. Unbounded, a burst of registrations or failed logins took every
 //! core from the request workers. Bounded but at the workers' priority, the one hashing thread
 //! still held its core for whole scheduler slices while the workers (and the upload's hashing)
-//! waited for it. So on Linux each hashing thread lowers its own priority by [`NICE_INCREMENT`]
-//! when it starts, and a request worker that wakes up preempts a hash. With 16 clients
+//! waited for it. So on Linux each hashing thread lowers its own priority by
+//! [`NICE_INCREMENT`](crate::workers::NICE_INCREMENT) when it starts, and a request worker that wakes up preempts a hash. With 16 clients
 //! registering in a loop and one uploading, on two cores (`loadgen writes`): small reads 8300 ->
 //! 9800 per second, p50 1.7 -> 1.35 ms, p99 6.4-9.9 -> 5.6-6.8 ms; registrations 30 -> 20 per
 //! second. Registrations and logins get slower when the server is busy, which is the trade
 //! wanted: they take tens of milliseconds of CPU anyway, reads take microseconds.
-//!
-//! The threads are the server's own, not tokio's blocking pool, because the priority cannot be
-//! put back: an unprivileged thread may lower its priority but not raise it
-//! again, so a blocking-pool thread lowered for one hash would run every later file read and
-//! write at the lowered priority too. On other systems the threads keep the normal priority
-//! (there `setpriority` would lower the whole process).
 //!
 //! Each hash works in 19 MiB of argon2 memory, and that memory is reused: each hashing thread
 //! allocates its block buffer at its first hash and keeps it, so there are never more buffers
@@ -40,35 +34,30 @@
 //! memory fits in a thread's buffer (at most 19 MiB); a stored hash that asks for more, or that
 //! does not parse, is an error rather than a wrong password.
 
-use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
+use std::sync::OnceLock;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, AssociatedData, Block, Params, ParamsBuilder, Version};
 use md5::{Digest, Md5};
-use tokio::sync::oneshot;
 
 use crate::error::{Result, ServiceError};
+use crate::workers::{Workers, cores_but_one};
 
 /// Passwords longer than this are refused before hashing (hashing megabytes is a cheap attack).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// How much the hashing threads lower their priority (their nice value) below that of the
-/// thread that started them, up to the lowest priority (nice 19). At +10 a hash gets about a
-/// tenth of a core that a request worker also wants (scheduler weights 110 against 1024).
-const NICE_INCREMENT: i32 = 10;
-
-/// How many hashes may run at once: the cores but one, at least one.
-fn thread_count() -> usize {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    cores.saturating_sub(1).max(1)
+/// The server's hashing threads (the cores but one), started at the first hash, each with an
+/// argon2 block buffer of its own that it keeps between hashes.
+fn hashers() -> &'static Workers<Box<[Block]>> {
+    static HASHERS: OnceLock<Workers<Box<[Block]>>> = OnceLock::new();
+    HASHERS
+        .get_or_init(|| Workers::start("password hashing", "argon2", cores_but_one(), block_buffer))
 }
 
-/// The server's hashing threads, started at the first hash.
-fn hashers() -> &'static Hashers {
-    static HASHERS: OnceLock<Hashers> = OnceLock::new();
-    HASHERS.get_or_init(|| Hashers::start(thread_count(), hasher().params().block_count()))
+/// A hashing thread's buffer, made at its first hash. Argon2 overwrites every block in its
+/// first pass: the buffer is not cleared between hashes.
+fn block_buffer() -> Box<[Block]> {
+    vec![Block::new(); hasher().params().block_count()].into_boxed_slice()
 }
 
 /// The associated data of every hash of a [`canonical`] password (PHC `data=Y2Fub25pY2Fs`).
@@ -85,85 +74,6 @@ fn hasher() -> Argon2<'static> {
         .build()
         .expect("constant argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
-
-/// Work for a hashing thread, given the thread's block buffer.
-type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
-
-/// Threads that run hashes at a lowered priority, each in a block buffer of its own that it
-/// keeps between hashes. Dropping it ends the threads once the queued work is done.
-struct Hashers {
-    jobs: mpsc::Sender<Job>,
-}
-
-impl Hashers {
-    /// Starts `threads` threads whose buffers hold `blocks` 1 KiB blocks. A thread that cannot
-    /// be started is logged and left out; with none, every hash fails.
-    fn start(threads: usize, blocks: usize) -> Self {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for index in 0..threads {
-            let queue = queue.clone();
-            let started = std::thread::Builder::new()
-                .name(format!("argon2-{index}"))
-                .spawn(move || hashing_thread(&queue, blocks));
-            if let Err(error) = started {
-                tracing::error!(%error, "could not start a password hashing thread");
-            }
-        }
-        Hashers { jobs }
-    }
-
-    /// Queues `work` for the next free thread and returns its result. The work is queued at
-    /// once, before the returned future is first polled; if that future is dropped before a
-    /// thread takes the work, the work is skipped.
-    fn run<T, W>(&self, work: W) -> impl Future<Output = Result<T>> + use<T, W>
-    where
-        T: Send + 'static,
-        W: FnOnce(&mut [Block]) -> Result<T> + Send + 'static,
-    {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(move |blocks| {
-            if reply.is_closed() {
-                return; // nobody waits for this hash any more
-            }
-            let result = catch_unwind(AssertUnwindSafe(|| work(blocks)))
-                .unwrap_or_else(|_| Err(internal("a password hash panicked")));
-            let _ = reply.send(result);
-        });
-        let queued = self
-            .jobs
-            .send(job)
-            .map_err(|_| internal("no password hashing thread is running"));
-        async move {
-            queued?;
-            answer
-                .await
-                .map_err(|_| internal("a password hashing thread stopped"))?
-        }
-    }
-}
-
-/// A hashing thread: lowers its priority, then runs queued jobs in its buffer of `blocks`
-/// blocks (allocated at the first job) until the queue is closed.
-fn hashing_thread(queue: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
-    if let Err(error) = crate::priority::lower_thread_priority(NICE_INCREMENT) {
-        tracing::warn!(%error, "password hashes run at the request workers' priority");
-    }
-    let mut buffer: Option<Box<[Block]>> = None;
-    loop {
-        let next = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok(job) = next else {
-            return;
-        };
-        // Argon2 overwrites every block in its first pass: the buffer is not cleared between
-        // hashes.
-        job(buffer.get_or_insert_with(|| vec![Block::new(); blocks].into_boxed_slice()));
-    }
-}
-
-fn internal(message: &'static str) -> ServiceError {
-    ServiceError::Internal(message.into())
 }
 
 fn argon2_error(e: impl std::fmt::Display) -> ServiceError {
@@ -424,71 +334,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn each_thread_keeps_one_buffer_between_hashes() {
-        let hashers = Hashers::start(1, 8);
-        let marked = hashers
-            .run(|blocks| {
-                blocks[7].as_mut()[0] = 0xfeed;
-                Ok(blocks.len())
-            })
-            .await
-            .unwrap();
-        assert_eq!(marked, 8);
-        let seen = hashers.run(|blocks| Ok(blocks[7].as_ref()[0])).await;
-        assert_eq!(seen.unwrap(), 0xfeed, "the thread's buffer is used again");
-    }
-
-    #[tokio::test]
-    async fn hashes_nobody_waits_for_are_skipped_and_panics_are_errors() {
-        let hashers = Hashers::start(1, 8);
-        let (started, running) = mpsc::channel();
-        let (release, gate) = mpsc::channel::<()>();
-        let busy = hashers.run(move |_| {
-            started.send(()).unwrap();
-            gate.recv().unwrap();
-            Ok(())
-        });
-        running.recv().unwrap();
-        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let abandoned = hashers.run({
-            let ran = ran.clone();
-            move |_| {
-                ran.store(true, std::sync::atomic::Ordering::SeqCst);
-                Ok(())
-            }
-        });
-        drop(abandoned);
-        release.send(()).unwrap();
-        busy.await.unwrap();
-        let error = hashers
-            .run(|_| -> Result<()> { panic!("boom") })
-            .await
-            .unwrap_err();
-        let reason = std::error::Error::source(&error).unwrap().to_string();
-        assert!(reason.contains("panicked"), "{reason}");
-        // The thread lived on, and ran its queue in order: the abandoned hash came and went.
-        hashers.run(|_| Ok(())).await.unwrap();
-        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
-    }
-
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn hashes_run_below_the_priority_of_the_thread_that_started_them() {
+    async fn the_servers_hashing_threads_run_below_the_request_workers() {
         use crate::priority::thread_nice as nice;
         let ours = nice();
-        let hashers = Hashers::start(1, 8);
-        let (theirs, again) = (
-            hashers.run(move |_| Ok(nice())).await.unwrap(),
-            hashers.run(move |_| Ok(nice())).await.unwrap(),
-        );
-        assert_eq!(theirs, (ours + NICE_INCREMENT).min(19));
-        assert_eq!(again, theirs, "the thread stays lowered");
-        assert_eq!(nice(), ours, "the calling thread keeps its priority");
-        // The server's own threads too.
-        assert_eq!(
-            super::hashers().run(move |_| Ok(nice())).await.unwrap(),
-            theirs
-        );
+        let theirs = super::hashers().run(move |_| Ok(nice())).await.unwrap();
+        assert_eq!(theirs, (ours + crate::workers::NICE_INCREMENT).min(19));
     }
 }

@@ -9,44 +9,11 @@ use std::time::Duration;
 
 use mini_orm::testing::TestDb;
 use mini_orm::{Model, backend_tests};
-use netdisk_core::mail::OUTBOX;
 use netdisk_core::models::{AccountEmail, EmailToken, User};
 use netdisk_core::{Caller, EmailStatus, ServiceError};
-use support::{Env, account, env, env_with};
+use support::{Env, account, env, env_with, link, outbox};
 
 type Result = mini_orm::Result<()>;
-
-/// The messages in the outbox, oldest first.
-fn outbox(env: &Env) -> Vec<String> {
-    let dir = env.dir.path().join(OUTBOX);
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().into_string().unwrap())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-        .iter()
-        .map(|name| std::fs::read_to_string(dir.join(name)).unwrap())
-        .collect()
-}
-
-/// The token of the newest `/<kind>/` link mailed to `to`.
-fn link(env: &Env, to: &str, kind: &str) -> String {
-    let header = format!("To: {to}\r\n");
-    let marker = format!("/{kind}/");
-    let mail = outbox(env)
-        .into_iter()
-        .rev()
-        .find(|mail| mail.contains(&header) && mail.contains(&marker))
-        .unwrap_or_else(|| panic!("no {kind} mail to {to}"));
-    let at = mail.find(&marker).unwrap() + marker.len();
-    let token = &mail[at..at + 32];
-    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{mail}");
-    token.to_owned()
-}
 
 async fn sign_up(env: &Env, name: &str, address: &str) -> Caller {
     env.netdisk

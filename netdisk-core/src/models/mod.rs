@@ -2,7 +2,7 @@
 //! writes them (`accounts`: users, sessions, e-mail addresses and mailed links; `movies`: movies and download records;
 //! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files;
 //! `uploads`: resumable uploads in progress; `chat`: rooms, memberships, permissions,
-//! nicknames and presence).
+//! nicknames and presence; `photos`: photos, their variants, tags and reports).
 //!
 //! Times are text in the contract's `"YYYY-MM-DD HH:MM:SS"` form (server local time), which is
 //! what the protocol returns and sorts correctly as text.
@@ -13,16 +13,18 @@ mod content;
 mod files;
 mod movies;
 mod notices;
+mod photos;
 mod uploads;
 
 use mini_orm::{Db, Result};
 
-pub use accounts::{AccountEmail, AccountLock, EmailToken, Session, User};
+pub use accounts::{AccountEmail, AccountLock, AccountRole, EmailToken, Session, User};
 pub use chat::{ChatPresence, ChatProcess, ChatRoom, Nickname, RoomMember, UserPermission};
 pub use content::Blob;
 pub use files::UserFile;
 pub use movies::{DownloadRecord, Movie, MovieViewing};
 pub use notices::Notice;
+pub use photos::{Photo, PhotoTag, PhotoVariant, Report, Tag};
 pub use uploads::StagedUpload;
 
 /// Creates every table and index that is missing (idempotent; run at start-up).
@@ -45,5 +47,11 @@ pub async fn create_schema(db: &Db) -> Result<()> {
     db.create_table::<ChatPresence>().await?;
     db.create_table::<AccountEmail>().await?;
     db.create_table::<EmailToken>().await?;
+    db.create_table::<AccountRole>().await?;
+    db.create_table::<Photo>().await?;
+    db.create_table::<PhotoVariant>().await?;
+    db.create_table::<Tag>().await?;
+    db.create_table::<PhotoTag>().await?;
+    db.create_table::<Report>().await?;
     Ok(())
 }

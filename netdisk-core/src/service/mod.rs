@@ -7,7 +7,9 @@
 //! - [`Notices`]: publish, list, and live push to subscribers;
 //! - [`Files`]: each person's private netdisk;
 //! - [`Uploads`]: movies and files sent in chunks, resumable;
-//! - [`Chat`]: chat rooms, permissions, nicknames, messages and presence.
+//! - [`Chat`]: chat rooms, permissions, nicknames, messages and presence;
+//! - [`Photos`]: the photo site: photos checked by content and stored with their variants,
+//!   tags, lists, reports.
 //!
 //! [`Netdisk`] opens them together and hands each out. Every operation that needs a logged-in
 //! person takes a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`]
@@ -22,6 +24,7 @@ mod content;
 mod files;
 mod movies;
 mod notices;
+mod photos;
 mod transfer;
 mod uploads;
 
@@ -38,7 +41,8 @@ use crate::storage::Storage;
 use crate::topics::{Options, Pubsub, Topics};
 
 pub use accounts::{
-    AccountSummary, Accounts, EmailStatus, LoginOutcome, NewAccount, Profile, UserType,
+    Ability, AccountSummary, Accounts, EmailStatus, LoginOutcome, NewAccount, Profile, Role,
+    UserType,
 };
 pub use caller::Caller;
 pub use chat::{
@@ -53,6 +57,11 @@ pub use movies::{
     Viewing, ViewingContent,
 };
 pub use notices::{NoticeSubscription, NoticeView, Notices};
+pub use photos::picture::{Format as PictureFormat, PictureLimits, VariantKind};
+pub use photos::{
+    MAX_PHOTO_PAGE, MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, PhotoPage, PhotoView, Photos, PictureRef,
+    ReportedPhoto, parse_tags,
+};
 pub use transfer::{StoredContent, Transfer};
 pub use uploads::{Appended, NewUpload, UploadKind, UploadProgress, Uploads};
 
@@ -89,6 +98,7 @@ pub struct Netdisk {
     files: Files,
     uploads: Uploads,
     chat: Chat,
+    photos: Photos,
     topics: Topics,
 }
 
@@ -132,12 +142,14 @@ impl Netdisk {
         let report = content.check_storage().await?;
         let accounts = Accounts::open(shared.clone()).await?;
         let movies = Movies::new(shared.clone(), accounts.clone(), content.clone());
-        let files = Files::new(shared.clone(), content);
+        let files = Files::new(shared.clone(), content.clone());
+        let photos = Photos::open(shared.clone(), accounts.clone(), content);
         let chat = Chat::open(shared.clone(), topics.clone()).await?;
         let uploads = Uploads::new(shared.clone(), movies.clone(), files.clone());
         uploads.remove_orphans().await?;
         let netdisk = Netdisk {
             chat,
+            photos,
             uploads,
             movies,
             files,
@@ -172,6 +184,11 @@ impl Netdisk {
     /// Chat rooms.
     pub fn chat(&self) -> &Chat {
         &self.chat
+    }
+
+    /// The photo site: photos, their variants, tags and reports.
+    pub fn photos(&self) -> &Photos {
+        &self.photos
     }
 
     /// Resumable uploads of movies and personal files.

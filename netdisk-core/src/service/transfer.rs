@@ -59,22 +59,22 @@ impl AsyncRead for Transfer {
 }
 
 /// Stored bytes that can be read from any offset, for downloads that ask for ranges: the
-/// content of a movie being watched or of a personal file.
+/// content of a movie being watched, of a personal file, or of a photo.
 #[derive(Debug, Clone)]
 pub struct StoredContent {
     storage: Storage,
     path: String,
     size: u64,
-    md5: String,
+    digest: String,
 }
 
 impl StoredContent {
-    pub(crate) fn new(storage: Storage, path: String, size: u64, md5: String) -> Self {
+    pub(crate) fn new(storage: Storage, path: String, size: u64, digest: String) -> Self {
         StoredContent {
             storage,
             path,
             size,
-            md5,
+            digest,
         }
     }
 
@@ -83,9 +83,10 @@ impl StoredContent {
         self.size
     }
 
-    /// The hex MD5 of the content (what an `ETag` can be made of: equal content, equal hash).
-    pub fn md5(&self) -> &str {
-        &self.md5
+    /// A hex digest of the content (MD5 for movies and files, SHA-256 for photos): what an
+    /// `ETag` can be made of (equal content, equal digest).
+    pub fn digest(&self) -> &str {
+        &self.digest
     }
 
     /// The content as a file, which a door reads ranges of with positioned reads (`pread`) from

@@ -76,6 +76,21 @@ impl Env {
         self.login(name).await
     }
 
+    /// A user signed up with the address `<name>@example.com`, confirmed by its mailed link.
+    pub async fn member(&self, name: &str) -> Caller {
+        let accounts = self.netdisk.accounts();
+        let address = format!("{name}@example.com");
+        accounts
+            .register_with_email(account(name, UserType::User), &address)
+            .await
+            .unwrap();
+        accounts
+            .confirm_email(&link(self, &address, "confirm"))
+            .await
+            .unwrap();
+        self.login(name).await
+    }
+
     /// Files under the data directory's `tmp` and `blobs`, as relative paths.
     pub fn stored_files(&self) -> Vec<String> {
         let mut found = Vec::new();
@@ -92,6 +107,38 @@ impl Env {
             })
             .collect()
     }
+}
+
+/// The messages in the outbox, oldest first.
+pub fn outbox(env: &Env) -> Vec<String> {
+    let dir = env.dir.path().join(netdisk_core::mail::OUTBOX);
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .map(|name| std::fs::read_to_string(dir.join(name)).unwrap())
+        .collect()
+}
+
+/// The token of the newest `/<kind>/` link mailed to `to`.
+pub fn link(env: &Env, to: &str, kind: &str) -> String {
+    let header = format!("To: {to}\r\n");
+    let marker = format!("/{kind}/");
+    let mail = outbox(env)
+        .into_iter()
+        .rev()
+        .find(|mail| mail.contains(&header) && mail.contains(&marker))
+        .unwrap_or_else(|| panic!("no {kind} mail to {to}"));
+    let at = mail.find(&marker).unwrap() + marker.len();
+    let token = &mail[at..at + 32];
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{mail}");
+    token.to_owned()
 }
 
 fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {

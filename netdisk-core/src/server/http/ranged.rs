@@ -136,7 +136,7 @@ pub(super) async fn serve(
     disposition: Disposition,
 ) -> Result<Response, ServiceError> {
     let size = content.size();
-    let etag = format!("\"{}\"", content.md5());
+    let etag = format!("\"{}\"", content.digest());
     let answer = decide(headers, size, &etag);
     let mime = mime_guess::from_path(name).first_or_octet_stream();
     let mut response = Response::builder()
@@ -193,7 +193,7 @@ pub(super) fn reads_bytes(method: &Method, headers: &HeaderMap, content: &Stored
     if method == Method::HEAD {
         return false;
     }
-    let etag = format!("\"{}\"", content.md5());
+    let etag = format!("\"{}\"", content.digest());
     !matches!(
         decide(headers, content.size(), &etag),
         Answer::NotModified | Answer::Unsatisfiable

@@ -5,7 +5,7 @@
 use mini_orm::Model;
 use serde::Serialize;
 
-use super::{Accounts, MAX_NAME_CHARS, NewAccount, UserType};
+use super::{Accounts, MAX_NAME_CHARS, NewAccount, Role, UserType};
 use crate::error::{Result, ServiceError};
 use crate::models::{AccountLock, Session, User, UserPermission};
 use crate::password;
@@ -24,6 +24,8 @@ pub struct AccountSummary {
     pub register_time: String,
     /// Whether an admin locked it.
     pub locked: bool,
+    /// Its role on the photo site.
+    pub role: Role,
     /// The permissions an admin granted it.
     pub permissions: Vec<String>,
 }
@@ -38,9 +40,12 @@ impl Accounts {
             .await?;
         let locks = AccountLock::query().all(self.db()).await?;
         let granted = UserPermission::query().all(self.db()).await?;
+        let roles = self.roles(&users).await?;
         Ok(users
             .into_iter()
-            .map(|user| AccountSummary {
+            .zip(roles)
+            .map(|(user, role)| AccountSummary {
+                role,
                 locked: locks.iter().any(|l| l.user_id == user.id),
                 permissions: granted
                     .iter()
@@ -130,7 +135,7 @@ impl Accounts {
         Ok(locked.exists(self.db()).await?)
     }
 
-    async fn by_name(&self, name: &str) -> Result<User> {
+    pub(super) async fn by_name(&self, name: &str) -> Result<User> {
         check_text("a name", name, MAX_NAME_CHARS)?;
         User::query()
             .filter(User::NAME.eq(name))

@@ -1,14 +1,17 @@
 //! Accounts and sessions: registration with the admin sign-up policy, login with lockout
 //! (`attempts` counts wrong passwords), session tokens, logout, VIP; what admins do to accounts
-//! (`admin`); e-mail addresses and the links mailed to them, password changes (`email`).
+//! (`admin`); e-mail addresses and the links mailed to them, password changes (`email`); roles
+//! on the photo site (`roles`).
 
 mod admin;
 mod attempts;
 mod email;
+mod roles;
 mod touches;
 
 pub use admin::AccountSummary;
 pub use email::EmailStatus;
+pub use roles::{Ability, Role};
 
 use std::sync::Arc;
 
