@@ -395,6 +395,9 @@
     });
   }
 
+  // What other scripts of the site (photos.js) build on.
+  window.Youku = { humanBytes, uploadRow, dropInto };
+
   const fileForm = $("#file-upload");
   if (fileForm) {
     const input = $("#file-picker");

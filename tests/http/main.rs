@@ -2,7 +2,7 @@
 //! the movie pages and the viewing rules, ranged content, resumable uploads, notices pushed
 //! over Server-Sent Events, and what a hostile client or another user may not do; e-mail
 //! confirmation and password resets by mailed links (from the outbox, and through a real SMTP
-//! server).
+//! server); the photo site's uploads, pictures, pages and API.
 
 #[path = "../support/faults.rs"]
 mod faults;
@@ -20,6 +20,7 @@ mod email;
 mod hostile;
 mod movies;
 mod notices;
+mod photos;
 mod smtp;
 mod uploads;
 mod web;

@@ -100,6 +100,29 @@ impl Web {
         browser
     }
 
+    /// A browser logged in as a new user `name` whose address `<name>@example.com` is
+    /// confirmed by its mailed link: a member of the photo site.
+    pub async fn member(&self, name: &str) -> Browser {
+        let password = format!("{name}-pw");
+        let address = format!("{name}@example.com");
+        let account = NewAccount {
+            name,
+            password: &password,
+            user_type: UserType::User,
+            real_name: None,
+            phone: None,
+            address: None,
+        };
+        let accounts = self.server.netdisk.accounts();
+        accounts
+            .register_with_email(account, &address)
+            .await
+            .unwrap();
+        let link = self.mailed_link(&address, "confirm");
+        self.browser().page(&link).await;
+        self.logged_in_again(name).await
+    }
+
     /// The service's caller for `name` (logged in through the services).
     pub async fn caller(&self, name: &str) -> Caller {
         let password = format!("{name}-pw");

@@ -22,6 +22,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../../assets/app.js"),
     ),
     (
+        "photos.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../../assets/photos.js"),
+    ),
+    (
         "icon.svg",
         "image/svg+xml",
         include_bytes!("../../../assets/icon.svg"),

@@ -1,5 +1,5 @@
 //! Request bodies in whole: every body is read into memory up to a size limit and within a
-//! deadline for the whole body (an upload chunk's limits are larger than a form's), so a client
+//! deadline for the whole body (an upload chunk's and a photo's limits are larger than a form's), so a client
 //! sending one byte at a time, or more than the route takes, is answered (408, 413) instead of
 //! holding the connection.
 
@@ -28,16 +28,17 @@ pub(super) struct Limits {
     pub forms: Limit,
     /// `PATCH /api/uploads/{token}`.
     pub chunks: Limit,
+    /// `POST /api/photos`: a whole picture.
+    pub photos: Limit,
 }
 
 /// Reads the request's body whole within its limit, then hands the request on.
 pub(super) async fn buffer(State(limits): State<Limits>, request: Request, next: Next) -> Response {
-    let is_chunk =
-        request.method() == Method::PATCH && request.uri().path().starts_with("/api/uploads/");
-    let limit = if is_chunk {
-        limits.chunks
-    } else {
-        limits.forms
+    let path = request.uri().path();
+    let limit = match request.method() {
+        &Method::PATCH if path.starts_with("/api/uploads/") => limits.chunks,
+        &Method::POST if path == "/api/photos" => limits.photos,
+        _ => limits.forms,
     };
     let declared = request
         .headers()

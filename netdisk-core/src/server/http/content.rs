@@ -1,6 +1,8 @@
-//! The bytes of movies being watched and of personal files, with ranges (see `ranged`):
-//! `/viewings/{token}/content` (a viewing the movie page started; `?download=1` saves it as a
-//! file) and `/files/{id}/content`. Both need the owner's session.
+//! The bytes of movies being watched, of personal files and of photos, with ranges (see
+//! `ranged`): `/viewings/{token}/content` (a viewing the movie page started; `?download=1`
+//! saves it as a file) and `/files/{id}/content` need the owner's session; a photo's pictures,
+//! `/photos/{id}/{kind}/{sha256}` ([`picture_url`]), are anyone's, and immutable: the address
+//! names the bytes' hash, so browsers and proxies keep them for a year without asking again.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -12,12 +14,49 @@ use serde::Deserialize;
 use super::App;
 use super::auth::ApiCaller;
 use super::failure;
-use super::ranged::{self, Disposition};
+use super::ranged::{self, Caching, Disposition};
+use crate::PictureRef;
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/viewings/{token}/content", get(viewing_content))
         .route("/files/{id}/content", get(file_content))
+        .route("/photos/{id}/{kind}/{sha256}", get(picture))
+}
+
+/// The address of one of photo `id`'s pictures.
+pub(super) fn picture_url(id: i64, picture: &PictureRef) -> String {
+    format!("/photos/{id}/{}/{}", picture.kind, picture.sha256)
+}
+
+/// One of a photo's pictures, by the address [`picture_url`] gives.
+async fn picture(
+    State(app): State<App>,
+    Path((id, kind, sha256)): Path<(i64, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let photos = app.netdisk.photos();
+    let (content, format) = match photos.picture(id, &kind, &sha256).await {
+        Ok(found) => found,
+        Err(error) => return failure::api(error),
+    };
+    let extension = match format {
+        crate::PictureFormat::Jpeg => "jpg",
+        crate::PictureFormat::Png => "png",
+        crate::PictureFormat::Webp => "webp",
+    };
+    let name = format!("photo-{id}-{kind}.{extension}");
+    ranged::serve(
+        &method,
+        &headers,
+        &content,
+        &name,
+        Disposition::Inline,
+        Caching::Immutable,
+    )
+    .await
+    .unwrap_or_else(failure::api)
 }
 
 #[derive(Deserialize)]
@@ -50,9 +89,16 @@ async fn viewing_content(
         _ => Disposition::Inline,
     };
     let name = &watched.movie.name;
-    ranged::serve(&method, &headers, &watched.content, name, disposition)
-        .await
-        .unwrap_or_else(failure::api)
+    ranged::serve(
+        &method,
+        &headers,
+        &watched.content,
+        name,
+        disposition,
+        Caching::Revalidate,
+    )
+    .await
+    .unwrap_or_else(failure::api)
 }
 
 /// One of the caller's files.
@@ -73,6 +119,7 @@ async fn file_content(
         &content,
         &file.name,
         Disposition::Attachment,
+        Caching::Revalidate,
     )
     .await
     .unwrap_or_else(failure::api)

@@ -87,7 +87,7 @@ fn open(netdisk: Netdisk, limits: Limits, shutdown: Shutdown) -> ServeConnection
 }
 
 /// Every route, with the limits and checks all of them share: a form or JSON body must come
-/// whole within `frame_timeout`, an upload chunk within `stall_timeout`.
+/// whole within `frame_timeout`, an upload chunk or a photo within `stall_timeout`.
 fn router(app: App) -> Router {
     let bodies = body::Limits {
         forms: body::Limit {
@@ -96,6 +96,10 @@ fn router(app: App) -> Router {
         },
         chunks: body::Limit {
             max: CHUNK_LIMIT,
+            deadline: app.limits.stall_timeout,
+        },
+        photos: body::Limit {
+            max: usize::try_from(app.netdisk.config().photo_max_bytes).unwrap_or(usize::MAX),
             deadline: app.limits.stall_timeout,
         },
     };

@@ -1,6 +1,6 @@
 //! Stored bytes over HTTP, the way video players and download managers expect: `Range` (one
 //! range: 206 with `Content-Range`; none satisfiable: 416), `HEAD`, a strong `ETag` made of the
-//! content's MD5, `If-None-Match` (304), `If-Range` (a range only while the content is the one
+//! content's digest, `If-None-Match` (304), `If-Range` (a range only while the content is the one
 //! the client has; tower-http's `ServeFile` ignores it), `Accept-Ranges`, and a
 //! `Content-Disposition` whose filename is safe whatever the name holds. A `Range` this door
 //! does not serve (malformed, in another unit, or several ranges, which could overlap) is
@@ -21,6 +21,25 @@ pub(super) enum Disposition {
     Inline,
     /// Save them as a file.
     Attachment,
+}
+
+/// How long browsers and proxies may keep the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Caching {
+    /// Only the one who asked, and only after asking again (`If-None-Match`): a movie or a file,
+    /// whose address stays while its content may not.
+    Revalidate,
+    /// Anyone, for a year, without asking again: the address names the content's hash.
+    Immutable,
+}
+
+impl Caching {
+    fn header(self) -> &'static str {
+        match self {
+            Caching::Revalidate => "private, no-cache",
+            Caching::Immutable => "public, max-age=31536000, immutable",
+        }
+    }
 }
 
 /// What a request asks of the content, decided from its headers alone.
@@ -127,13 +146,15 @@ fn content_disposition(disposition: Disposition, name: &str) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or(HeaderValue::from_static("attachment"))
 }
 
-/// Answers `method` with `headers` from `content`, named `name`.
+/// Answers `method` with `headers` from `content`, named `name`, to be shown or saved as
+/// `disposition` says and cached as `caching` says.
 pub(super) async fn serve(
     method: &Method,
     headers: &HeaderMap,
     content: &StoredContent,
     name: &str,
     disposition: Disposition,
+    caching: Caching,
 ) -> Result<Response, ServiceError> {
     let size = content.size();
     let etag = format!("\"{}\"", content.digest());
@@ -142,7 +163,7 @@ pub(super) async fn serve(
     let mut response = Response::builder()
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::ETAG, &etag)
-        .header(header::CACHE_CONTROL, "private, no-cache");
+        .header(header::CACHE_CONTROL, caching.header());
     let (status, start, len) = match answer {
         Answer::NotModified => {
             return Ok(finish(

@@ -5,6 +5,7 @@
 //! text}` with the status that fits (see `failure`).
 
 mod email;
+mod photos;
 mod uploads;
 
 use axum::extract::{Path, Query, State};
@@ -36,6 +37,7 @@ pub(super) fn routes() -> Router<App> {
         .route("/files/{id}", delete(delete_file))
         .route("/chat/rooms", get(chat_rooms))
         .merge(uploads::routes())
+        .merge(photos::routes())
         .merge(email::routes())
 }
 

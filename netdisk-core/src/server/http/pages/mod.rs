@@ -1,7 +1,7 @@
 //! The pages: rendered on the server from askama templates (`netdisk-core/templates/`, checked
 //! when the crate compiles; every value is HTML-escaped), with forms that post back here and a
-//! little JavaScript (`assets/app.js`) where a page must be live: the movie player's countdown,
-//! uploads with progress, and notices arriving while a page is open.
+//! little JavaScript (`assets/app.js`, `assets/photos.js`) where a page must be live: the movie
+//! player's countdown, uploads with progress, and notices arriving while a page is open.
 
 mod accounts;
 mod admin;
@@ -9,6 +9,7 @@ mod email;
 mod files;
 mod movies;
 mod notices;
+mod photos;
 
 use askama::Template;
 use axum::Router;
@@ -28,6 +29,7 @@ pub(super) fn routes() -> Router<App> {
         .merge(notices::routes())
         .merge(files::routes())
         .merge(admin::routes())
+        .merge(photos::routes())
 }
 
 /// The navigation bar's view of who is looking and where.
