@@ -35,9 +35,9 @@ pub(super) struct Limits {
 /// Reads the request's body whole within its limit, then hands the request on.
 pub(super) async fn buffer(State(limits): State<Limits>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let limit = match request.method() {
-        &Method::PATCH if path.starts_with("/api/uploads/") => limits.chunks,
-        &Method::POST if path == "/api/photos" => limits.photos,
+    let limit = match *request.method() {
+        Method::PATCH if path.starts_with("/api/uploads/") => limits.chunks,
+        Method::POST if path == "/api/photos" => limits.photos,
         _ => limits.forms,
     };
     let declared = request
