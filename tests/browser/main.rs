@@ -1,7 +1,8 @@
 //! The site in a real browser (headless Chromium through chromedriver, see `chrome`): signing
 //! up and logging in, a movie that plays, uploads with progress, a notice that appears on an
-//! open page without a reload, and a chat room's history, live messages and who is here. Each test also saves screenshots of the pages it visits, at
-//! desktop and phone widths, into `docs/screenshots/`.
+//! open page without a reload, a chat room's history, live messages and who is here, and photos
+//! uploaded with progress (`photos`). Each test also saves screenshots of the pages it visits,
+//! at desktop and phone widths, into `docs/screenshots/`.
 
 #[path = "../support/faults.rs"]
 mod faults;
@@ -11,6 +12,7 @@ mod scenarios;
 mod support;
 
 mod chrome;
+mod photos;
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use mini_orm::{Model, backend_tests};
 use netdisk_core::models::DownloadRecord;
 use netdisk_core::{Caller, MovieUpload, NewAccount, UserType};
 
+use photos::a_member_uploads_photos_with_progress_and_sees_them;
 use support::{TestServer, md5_hex};
 
 type Result = mini_orm::Result<()>;
@@ -481,4 +484,5 @@ backend_tests!(
     a_movie_waits_then_plays,
     uploads_show_progress_and_complete,
     a_notice_appears_on_an_open_page,
+    a_member_uploads_photos_with_progress_and_sees_them,
 );
