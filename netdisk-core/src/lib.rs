@@ -41,6 +41,7 @@ pub mod topics;
 mod workers;
 
 pub use config::Config;
+pub use service::photos::picture;
 pub use error::{Result, ServiceError};
 pub use service::{
     Ability, AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, EmailStatus,

@@ -55,6 +55,29 @@ async fn an_admin_manages_accounts(t: &TestDb) -> Result {
             .contains("<strong>carol</strong>")
     );
 
+    // Roles on the photo site: the page sets them; a role that is not one is refused.
+    let moderator = admin
+        .form("/admin/users/carol/role", &[("role", "moderator")])
+        .await;
+    assert_eq!(location(&moderator), "/admin/users");
+    let caller = web.caller("carol").await;
+    let accounts = web.server.netdisk.accounts();
+    assert_eq!(accounts.role(&caller).await.unwrap(), netdisk_core::Role::Moderator);
+    assert!(
+        admin
+            .page("/admin/users")
+            .await
+            .contains("<option value=\"moderator\" selected>")
+    );
+    let emperor = admin
+        .form("/admin/users/carol/role", &[("role", "emperor")])
+        .await;
+    assert_eq!(emperor.status(), 400);
+    let administrator = admin
+        .form("/admin/users/carol/role", &[("role", "administrator")])
+        .await;
+    assert_eq!(administrator.status(), 403, "that role comes with an admin account");
+
     // A lock ends carol's session and keeps her out of every door.
     let locked = admin.form("/admin/users/carol/lock", &[]).await;
     assert_eq!(location(&locked), "/admin/users");

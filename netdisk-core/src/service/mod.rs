@@ -24,7 +24,7 @@ mod content;
 mod files;
 mod movies;
 mod notices;
-mod photos;
+pub(crate) mod photos;
 mod transfer;
 mod uploads;
 

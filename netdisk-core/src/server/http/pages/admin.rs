@@ -1,7 +1,7 @@
 //! The administrator's pages: uploading a movie (resumable, with a progress bar, speed and time
 //! left; the page computes the whole file's MD5, which the upload checks as the Youku door
 //! does), and the accounts (add a user with the password typed twice, lock and unlock, reset a
-//! password, grant and revoke `create_room`). Deleting movies is on each movie's page,
+//! password, grant and revoke `create_room`, set the role on the photo site). Deleting movies is on each movie's page,
 //! releasing notices on the notices page.
 
 use askama::Template;
@@ -16,7 +16,7 @@ use super::super::App;
 use super::super::auth::Member;
 use super::super::failure;
 use super::{Nav, render, see};
-use crate::{AccountSummary, Caller, Permission, ServiceError, UserType};
+use crate::{AccountSummary, Caller, Permission, Role, ServiceError, UserType};
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
@@ -58,6 +58,11 @@ impl UsersPage {
     fn action(&self, name: &str, action: &str) -> String {
         let name = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
         format!("/admin/users/{name}/{action}")
+    }
+
+    /// The roles an administrator may give (administrators are the admin accounts).
+    fn roles(&self) -> [Role; 3] {
+        [Role::Locked, Role::User, Role::Moderator]
     }
 
     fn can_create_rooms(&self, account: &AccountSummary) -> bool {
@@ -123,6 +128,8 @@ async fn add_user(
 struct ActionForm {
     /// The new password, for `password`.
     password: Option<String>,
+    /// The new role on the photo site, for `role`.
+    role: Option<String>,
 }
 
 async fn account_action(
@@ -142,6 +149,10 @@ async fn account_action(
         }
         "grant" => chat.grant(&caller, &name, Permission::CreateRoom).await,
         "revoke" => chat.revoke(&caller, &name, Permission::CreateRoom).await,
+        "role" => match form.role.as_deref().and_then(Role::parse) {
+            Some(role) => accounts.set_role(&caller, &name, role).await,
+            None => Err(ServiceError::bad_request("choose locked, user or moderator")),
+        },
         _ => Err(ServiceError::NotFound("no such action")),
     };
     done(&app, &caller, outcome).await
