@@ -7,7 +7,8 @@
 //! - [`Netdisk`] opens the services on one database, storage and clock and hands each out:
 //!   [`Accounts`] (accounts and sessions), [`Movies`] (movies and download records),
 //!   [`Notices`], [`Files`] (the personal netdisk), [`Uploads`] (resumable uploads), [`Chat`]
-//!   (chat rooms) and [`Photos`] (the photo site). Operations that need a logged-in person
+//!   (chat rooms), [`Photos`] (the photo site) and [`Social`] (its follows, collections,
+//!   comments, feed and notifications). Operations that need a logged-in person
 //!   take a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`] produce.
 //!   No service sees a socket: uploads are readers, downloads are [`Transfer`]s.
 //! - [`server`] holds the doors: [`server::DOORS`] lists them (Youku, netdisk, and HTTP: the
@@ -41,15 +42,17 @@ pub mod topics;
 mod workers;
 
 pub use config::Config;
-pub use service::photos::picture;
 pub use error::{Result, ServiceError};
+pub use service::photos::picture;
 pub use service::{
-    Ability, AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, EmailStatus,
-    FileDownload, Files, Here, LOBBY, LoginOutcome, MAX_PAGE, MAX_PHOTO_PAGE, MAX_TAG_CHARS,
-    MAX_TAGS_PER_PHOTO, MovieDownload, MovieKind, MovieList, MovieQuery, MovieSummary, MovieUpload,
-    Movies, Netdisk, NewAccount, NewUpload, NoticeSubscription, NoticeView, Notices, People,
-    PeopleNow, Permission, Person, PhotoPage, PhotoView, Photos, PictureFormat, PictureLimits,
-    PictureRef, Profile, RecordView, ReportedPhoto, Role, RoomPeople, RoomSubscription, RoomView,
-    StartupReport, StoredContent, Transfer, UploadKind, UploadProgress, Uploads, UserType,
-    VariantKind, Viewing, ViewingContent, parse_tags,
+    Ability, AccountSummary, Accounts, Appended, Caller, Chat, ChatMessage, Collected, CommentView,
+    EmailStatus, FileDownload, Files, Here, LOBBY, LoginOutcome, MAX_COMMENT_CHARS, MAX_PAGE,
+    MAX_PHOTO_PAGE, MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, MovieDownload, MovieKind, MovieList,
+    MovieQuery, MovieSummary, MovieUpload, Movies, Netdisk, NewAccount, NewUpload,
+    NoticeSubscription, NoticeView, Notices, NotificationKind, NotificationSubscription,
+    NotificationView, People, PeopleNow, Permission, Person, PersonCard, PhotoPage, PhotoView,
+    Photos, PictureFormat, PictureLimits, PictureRef, Profile, RecordView, ReportedPhoto, Role,
+    RoomPeople, RoomSubscription, RoomView, Social, StartupReport, StoredContent, Transfer,
+    UploadKind, UploadProgress, Uploads, UserType, VariantKind, Viewing, ViewingContent,
+    parse_tags,
 };

@@ -62,7 +62,10 @@ async fn an_admin_manages_accounts(t: &TestDb) -> Result {
     assert_eq!(location(&moderator), "/admin/users");
     let caller = web.caller("carol").await;
     let accounts = web.server.netdisk.accounts();
-    assert_eq!(accounts.role(&caller).await.unwrap(), netdisk_core::Role::Moderator);
+    assert_eq!(
+        accounts.role(&caller).await.unwrap(),
+        netdisk_core::Role::Moderator
+    );
     assert!(
         admin
             .page("/admin/users")
@@ -76,7 +79,11 @@ async fn an_admin_manages_accounts(t: &TestDb) -> Result {
     let administrator = admin
         .form("/admin/users/carol/role", &[("role", "administrator")])
         .await;
-    assert_eq!(administrator.status(), 403, "that role comes with an admin account");
+    assert_eq!(
+        administrator.status(),
+        403,
+        "that role comes with an admin account"
+    );
 
     // A lock ends carol's session and keeps her out of every door.
     let locked = admin.form("/admin/users/carol/lock", &[]).await;

@@ -57,7 +57,9 @@ fn main() {
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/pillow_variants.py");
     let mut pillow = Command::new("python3");
-    pillow.arg(&script).args(["--workers", &WORKERS.to_string()]);
+    pillow
+        .arg(&script)
+        .args(["--workers", &WORKERS.to_string()]);
     pillow.args(&paths);
     let output = pillow.output().expect("python3 runs");
     assert!(
@@ -116,7 +118,11 @@ fn photo(dir: &Path, seed: u32) -> PathBuf {
         let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
         let light = 120.0 + 90.0 * ((fx * 7.0 + seed as f32).sin() * (fy * 5.0).cos());
         let channel = |shift: f32| (light + shift + grain).clamp(0.0, 255.0) as u8;
-        image::Rgb([channel(30.0 * fy), channel(-20.0 * fx), channel(40.0 * (1.0 - fy))])
+        image::Rgb([
+            channel(30.0 * fy),
+            channel(-20.0 * fx),
+            channel(40.0 * (1.0 - fy)),
+        ])
     });
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)

@@ -2,7 +2,8 @@
 //! writes them (`accounts`: users, sessions, e-mail addresses and mailed links; `movies`: movies and download records;
 //! `notices`; `files`: the personal netdisk; `content`: stored bytes shared by movies and files;
 //! `uploads`: resumable uploads in progress; `chat`: rooms, memberships, permissions,
-//! nicknames and presence; `photos`: photos, their variants, tags and reports).
+//! nicknames and presence; `photos`: photos, their variants, tags and reports;
+//! `social`: follows, collections, comments and notifications).
 //!
 //! Times are text in the contract's `"YYYY-MM-DD HH:MM:SS"` form (server local time), which is
 //! what the protocol returns and sorts correctly as text.
@@ -14,6 +15,7 @@ mod files;
 mod movies;
 mod notices;
 mod photos;
+mod social;
 mod uploads;
 
 use mini_orm::{Db, Result};
@@ -25,6 +27,7 @@ pub use files::UserFile;
 pub use movies::{DownloadRecord, Movie, MovieViewing};
 pub use notices::Notice;
 pub use photos::{Photo, PhotoTag, PhotoVariant, Report, Tag};
+pub use social::{Collect, Comment, Follow, Notification};
 pub use uploads::StagedUpload;
 
 /// Creates every table and index that is missing (idempotent; run at start-up).
@@ -53,5 +56,9 @@ pub async fn create_schema(db: &Db) -> Result<()> {
     db.create_table::<Tag>().await?;
     db.create_table::<PhotoTag>().await?;
     db.create_table::<Report>().await?;
+    db.create_table::<Follow>().await?;
+    db.create_table::<Collect>().await?;
+    db.create_table::<Comment>().await?;
+    db.create_table::<Notification>().await?;
     Ok(())
 }

@@ -40,6 +40,8 @@ pub struct Photo {
     pub height: i64,
     /// When it was uploaded (seconds since the Unix epoch).
     pub created_at: i64,
+    /// Its owner turned comments off.
+    pub comments_closed: bool,
 }
 
 /// A smaller picture made from a photo (JPEG): `small` (400 px wide) or `medium` (800 px),

@@ -9,7 +9,8 @@
 //! - [`Uploads`]: movies and files sent in chunks, resumable;
 //! - [`Chat`]: chat rooms, permissions, nicknames, messages and presence;
 //! - [`Photos`]: the photo site: photos checked by content and stored with their variants,
-//!   tags, lists, reports.
+//!   tags, lists, reports;
+//! - [`Social`]: follows, collections, comments, the home feed and notifications.
 //!
 //! [`Netdisk`] opens them together and hands each out. Every operation that needs a logged-in
 //! person takes a [`Caller`], which only [`Accounts::login`] and [`Accounts::authenticate`]
@@ -25,6 +26,7 @@ mod files;
 mod movies;
 mod notices;
 pub(crate) mod photos;
+mod social;
 mod transfer;
 mod uploads;
 
@@ -61,6 +63,10 @@ pub use photos::picture::{Format as PictureFormat, PictureLimits, VariantKind};
 pub use photos::{
     MAX_PHOTO_PAGE, MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, PhotoPage, PhotoView, Photos, PictureRef,
     ReportedPhoto, parse_tags,
+};
+pub use social::{
+    Collected, CommentView, MAX_COMMENT_CHARS, NotificationKind, NotificationSubscription,
+    NotificationView, PersonCard, Social,
 };
 pub use transfer::{StoredContent, Transfer};
 pub use uploads::{Appended, NewUpload, UploadKind, UploadProgress, Uploads};
@@ -99,6 +105,7 @@ pub struct Netdisk {
     uploads: Uploads,
     chat: Chat,
     photos: Photos,
+    social: Social,
     topics: Topics,
 }
 
@@ -144,12 +151,19 @@ impl Netdisk {
         let movies = Movies::new(shared.clone(), accounts.clone(), content.clone());
         let files = Files::new(shared.clone(), content.clone());
         let photos = Photos::open(shared.clone(), accounts.clone(), content);
+        let social = Social::new(
+            shared.clone(),
+            accounts.clone(),
+            photos.clone(),
+            topics.clone(),
+        );
         let chat = Chat::open(shared.clone(), topics.clone()).await?;
         let uploads = Uploads::new(shared.clone(), movies.clone(), files.clone());
         uploads.remove_orphans().await?;
         let netdisk = Netdisk {
             chat,
             photos,
+            social,
             uploads,
             movies,
             files,
@@ -189,6 +203,11 @@ impl Netdisk {
     /// The photo site: photos, their variants, tags and reports.
     pub fn photos(&self) -> &Photos {
         &self.photos
+    }
+
+    /// The photo site's social side: follows, collections, comments, feed, notifications.
+    pub fn social(&self) -> &Social {
+        &self.social
     }
 
     /// Resumable uploads of movies and personal files.

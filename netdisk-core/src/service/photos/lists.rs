@@ -117,7 +117,12 @@ impl Photos {
         self.views(photos).await
     }
 
-    async fn page(&self, photos: Vec<Photo>, limit: u64) -> Result<PhotoPage> {
+    /// A page of `photos` asked for `limit` at a time: a full page may have a next one.
+    pub(in crate::service) async fn page(
+        &self,
+        photos: Vec<Photo>,
+        limit: u64,
+    ) -> Result<PhotoPage> {
         let next = (photos.len() as u64 == limit)
             .then(|| photos.last().map(|p| p.id))
             .flatten();

@@ -36,7 +36,7 @@ use super::{Caller, Shared};
 use crate::StoredContent;
 use crate::clock::format_local;
 use crate::error::{Result, ServiceError};
-use crate::models::{Photo, PhotoTag, PhotoVariant, Report, User};
+use crate::models::{Collect, Comment, Notification, Photo, PhotoTag, PhotoVariant, Report, User};
 use crate::storage::Storage;
 use crate::workers::{Workers, cores_but_one};
 
@@ -193,6 +193,7 @@ impl Photos {
             width: i64::from(checked.width),
             height: i64::from(checked.height),
             created_at: self.shared.now(),
+            comments_closed: false,
         };
         let received = self.receive(checked.served).await?;
         photo.sha256 = received.sha256.clone();
@@ -297,7 +298,7 @@ impl Photos {
     }
 
     /// The views of `photos`, in their order (their owners and variants in two queries).
-    async fn views(&self, photos: Vec<Photo>) -> Result<Vec<PhotoView>> {
+    pub(in crate::service) async fn views(&self, photos: Vec<Photo>) -> Result<Vec<PhotoView>> {
         let ids: Vec<i64> = photos.iter().map(|p| p.id).collect();
         let owner_ids: Vec<i64> = photos.iter().map(|p| p.owner_id).collect();
         let variants = PhotoVariant::query()
@@ -380,7 +381,8 @@ impl Photos {
         Ok(photo)
     }
 
-    /// Deletes photo `id` with its variants, tags and reports; the stored bytes go once no
+    /// Deletes photo `id` with its variants, tags, reports, comments, collections and
+    /// notifications; the stored bytes go once no
     /// photo, movie or file uses them. Its owner or a moderator.
     pub async fn delete(&self, caller: &Caller, id: i64) -> Result<()> {
         let photo = Photo::find(self.db(), id)
@@ -409,6 +411,26 @@ impl Photos {
             .await?;
         Report::query()
             .filter(Report::TARGET.eq("photo") & Report::TARGET_ID.eq(id))
+            .delete(self.db())
+            .await?;
+        let on_it = Comment::query().filter(Comment::PHOTO_ID.eq(id));
+        Report::query()
+            .filter(
+                Report::TARGET.eq("comment")
+                    & Report::TARGET_ID.in_query(on_it.values(Comment::ID)),
+            )
+            .delete(self.db())
+            .await?;
+        Comment::query()
+            .filter(Comment::PHOTO_ID.eq(id))
+            .delete(self.db())
+            .await?;
+        Collect::query()
+            .filter(Collect::PHOTO_ID.eq(id))
+            .delete(self.db())
+            .await?;
+        Notification::query()
+            .filter(Notification::PHOTO_ID.eq(id))
             .delete(self.db())
             .await?;
         self.content

@@ -151,7 +151,9 @@ async fn account_action(
         "revoke" => chat.revoke(&caller, &name, Permission::CreateRoom).await,
         "role" => match form.role.as_deref().and_then(Role::parse) {
             Some(role) => accounts.set_role(&caller, &name, role).await,
-            None => Err(ServiceError::bad_request("choose locked, user or moderator")),
+            None => Err(ServiceError::bad_request(
+                "choose locked, user or moderator",
+            )),
         },
         _ => Err(ServiceError::NotFound("no such action")),
     };
