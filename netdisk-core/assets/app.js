@@ -1,4 +1,4 @@
-// The little JavaScript the pages need: notices that arrive while a page is open, the movie
+// The little JavaScript the pages need: notices and notifications that arrive while a page is open, the movie
 // player's wait, and uploads with progress that resume after a cut connection. Everything a
 // user typed is put into the page as text, never as HTML.
 "use strict";
@@ -13,19 +13,24 @@
   });
 
   // ---- Live notices ---------------------------------------------------------------------
+  // The toast at the top of the page: `label` in bold, then `text`, linked to `href` if given.
+  function toast(label, text, href) {
+    const box = $("#live-notice");
+    if (!box) return;
+    box.replaceChildren();
+    const strong = document.createElement("strong");
+    strong.textContent = label;
+    const body = document.createElement(href ? "a" : "span");
+    body.textContent = text;
+    if (href) body.href = href;
+    box.append(strong, body);
+    box.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { box.hidden = true; }, 8000);
+  }
+
   function showNotice(notice) {
-    const toast = $("#live-notice");
-    if (toast) {
-      toast.replaceChildren();
-      const label = document.createElement("strong");
-      label.textContent = "New notice: ";
-      const title = document.createElement("span");
-      title.textContent = notice.title;
-      toast.append(label, title);
-      toast.hidden = false;
-      clearTimeout(showNotice.timer);
-      showNotice.timer = setTimeout(() => { toast.hidden = true; }, 8000);
-    }
+    toast("New notice: ", notice.title);
     const list = $("#notice-list");
     if (list) {
       const item = document.createElement("li");
@@ -43,9 +48,55 @@
     }
   }
 
+  // ---- Notifications (a new follower, a comment, a photo collected) ------------------------
+  function showUnread(count) {
+    const badge = $("#unread");
+    if (!badge) return;
+    badge.textContent = count > 99 ? "99+" : String(count);
+    badge.hidden = count === 0;
+  }
+
+  function showNotification(told) {
+    const href = told.photo_id ? "/photos/" + told.photo_id : "/people/" + encodeURIComponent(told.actor);
+    toast("🔔 ", told.text, href);
+    const badge = $("#unread");
+    if (badge) showUnread((Number(badge.textContent) || 0) + 1);
+    const list = $("#notification-list");
+    if (list) {
+      const item = document.createElement("li");
+      item.className = "unread fresh";
+      const avatar = document.createElement("img");
+      avatar.className = "avatar";
+      avatar.src = "/avatars/" + encodeURIComponent(told.actor);
+      avatar.alt = "";
+      const text = document.createElement("span");
+      const link = document.createElement("a");
+      link.href = href;
+      link.textContent = told.text;
+      text.append(link);
+      const time = document.createElement("span");
+      time.className = "muted small";
+      time.textContent = told.created_at;
+      item.append(avatar, text, time);
+      list.prepend(item);
+      list.hidden = false;
+      const empty = $("#no-notifications");
+      if (empty) empty.remove();
+    }
+  }
+
+  if (document.body.dataset.live === "notices") {
+    fetch("/api/notifications/unread", { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : null))
+      .then((answer) => { if (answer) showUnread(answer.unread); })
+      .catch(() => {});
+  }
+
+  // One stream per page carries both notices and notifications.
   if (document.body.dataset.live === "notices" && window.EventSource) {
     const events = new EventSource("/notices/events");
     events.addEventListener("notice", (event) => showNotice(JSON.parse(event.data)));
+    events.addEventListener("notification", (event) => showNotification(JSON.parse(event.data)));
   }
 
   // ---- Watching and downloading ---------------------------------------------------------

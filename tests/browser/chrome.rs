@@ -27,7 +27,8 @@ pub struct Chrome {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
-    _turn: tokio::sync::MutexGuard<'static, ()>,
+    /// The turn among tests (the first of a pair holds it for both).
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 impl Drop for Chrome {
@@ -56,16 +57,28 @@ pub async fn start() -> Option<Chrome> {
         return None;
     }
     let turn = ONE_AT_A_TIME.lock().await;
+    Some(open(Some(turn)).await)
+}
+
+/// Two browsers with profiles of their own (two people at once), or `None` as [`start`].
+pub async fn start_two() -> Option<(Chrome, Chrome)> {
+    let first = start().await?;
+    let second = open(None).await;
+    Some((first, second))
+}
+
+/// A session, tried [`ATTEMPTS`] times.
+async fn open(turn: Option<tokio::sync::MutexGuard<'static, ()>>) -> Chrome {
     let mut failures = Vec::new();
     for _ in 0..ATTEMPTS {
         match session().await {
             Ok((client, driver, profile)) => {
-                return Some(Chrome {
+                return Chrome {
                     client,
                     driver,
                     _profile: profile,
                     _turn: turn,
-                });
+                };
             }
             Err(error) => failures.push(error),
         }

@@ -22,7 +22,10 @@ use mini_orm::{Model, backend_tests};
 use netdisk_core::models::DownloadRecord;
 use netdisk_core::{Caller, MovieUpload, NewAccount, UserType};
 
-use photos::a_member_uploads_photos_with_progress_and_sees_them;
+use photos::{
+    a_follow_and_a_comment_reach_the_other_persons_open_page,
+    a_member_uploads_photos_with_progress_and_sees_them,
+};
 use support::{TestServer, md5_hex};
 
 type Result = mini_orm::Result<()>;
@@ -485,4 +488,5 @@ backend_tests!(
     uploads_show_progress_and_complete,
     a_notice_appears_on_an_open_page,
     a_member_uploads_photos_with_progress_and_sees_them,
+    a_follow_and_a_comment_reach_the_other_persons_open_page,
 );

@@ -1,6 +1,8 @@
 //! The photo site in a browser: a member uploads two photos at once (a third file, not a
 //! picture, is refused on the page before anything is sent), watches their progress, sees their
-//! thumbnails, and opens one; screenshots of the upload, photo, profile and Explore pages.
+//! thumbnails, and opens one; someone follows a person and comments on her photo in one browser
+//! while her notifications page, open in another, shows both without a reload. Screenshots of
+//! the upload, photo, profile, Explore, comments and notifications pages.
 
 use std::time::Duration;
 
@@ -212,5 +214,75 @@ pub async fn a_member_uploads_photos_with_progress_and_sees_them(t: &TestDb) -> 
             .await;
         chrome.screenshots(name).await;
     }
+    Ok(())
+}
+
+pub async fn a_follow_and_a_comment_reach_the_other_persons_open_page(t: &TestDb) -> Result {
+    let Some((bob_chrome, ann_chrome)) = chrome::start_two().await else {
+        return Ok(());
+    };
+    let site = Site::start(t, 0).await;
+    let ann = site.member("ann").await;
+    site.member("bob").await;
+    let photos = site.server.netdisk.photos();
+    let lake = photos
+        .upload(&ann, landscape(1600, 1000, 21).into(), "Still water")
+        .await
+        .unwrap();
+    site.log_in(&ann_chrome, "ann").await;
+    site.log_in(&bob_chrome, "bob").await;
+
+    // Ann looks at her notifications page; it stays open, never reloaded.
+    ann_chrome
+        .client
+        .goto(&site.url("/notifications"))
+        .await
+        .unwrap();
+    ann_chrome
+        .client
+        .execute("window.sameDocument = true", vec![])
+        .await
+        .unwrap();
+
+    // Bob follows her from her page, then comments on her photo.
+    bob_chrome
+        .client
+        .goto(&site.url("/people/ann"))
+        .await
+        .unwrap();
+    bob_chrome.click("form[action$='/follow'] button").await;
+    bob_chrome
+        .until(
+            "bob following ann",
+            Duration::from_secs(10),
+            "return !!document.querySelector(\"form[action$='/unfollow']\")",
+        )
+        .await;
+    bob_chrome
+        .client
+        .goto(&site.url(&format!("/photos/{lake}")))
+        .await
+        .unwrap();
+    bob_chrome
+        .fill("body", "The reflection is perfect 👌")
+        .await;
+    bob_chrome.click("form.new-comment button").await;
+    bob_chrome
+        .until(
+            "the comment shown",
+            Duration::from_secs(10),
+            "return [...document.querySelectorAll('.comment-list .body')].some((p) => p.textContent.includes('reflection'))",
+        )
+        .await;
+    bob_chrome.screenshots("photo-comments").await;
+
+    ann_chrome
+        .until(
+            "both notifications on ann's open page, with the unread count, without a reload",
+            Duration::from_secs(15),
+            "const items = [...document.querySelectorAll('#notification-list li')].map((li) => li.textContent); return window.sameDocument === true && items.some((t) => t.includes('bob followed you')) && items.some((t) => t.includes('bob commented on your photo')) && document.getElementById('unread').textContent === '2'",
+        )
+        .await;
+    ann_chrome.screenshots("notifications").await;
     Ok(())
 }

@@ -64,6 +64,7 @@ pub use photos::{
     MAX_PHOTO_PAGE, MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, PhotoPage, PhotoView, Photos, PictureRef,
     ReportedPhoto, parse_tags,
 };
+pub(crate) use social::MAX_PEOPLE_PAGE;
 pub use social::{
     Collected, CommentView, MAX_COMMENT_CHARS, NotificationKind, NotificationSubscription,
     NotificationView, PersonCard, Social,

@@ -73,6 +73,8 @@ pub struct PhotoView {
     pub size: i64,
     /// When it was uploaded, in the contract's `YYYY-MM-DD HH:MM:SS` form.
     pub uploaded_at: String,
+    /// Whether comments may be written (its owner may turn them off).
+    pub comments_open: bool,
     /// The picture as uploaded (without its metadata).
     pub original: PictureRef,
     /// 400 pixels wide at most; the original until it is made.
@@ -113,6 +115,7 @@ impl PhotoView {
             format: photo.format,
             size: photo.size,
             uploaded_at: format_local(photo.created_at),
+            comments_open: !photo.comments_closed,
             original,
         }
     }

@@ -6,6 +6,7 @@
 
 mod email;
 mod photos;
+mod social;
 mod uploads;
 
 use axum::extract::{Path, Query, State};
@@ -38,6 +39,7 @@ pub(super) fn routes() -> Router<App> {
         .route("/chat/rooms", get(chat_rooms))
         .merge(uploads::routes())
         .merge(photos::routes())
+        .merge(social::routes())
         .merge(email::routes())
 }
 

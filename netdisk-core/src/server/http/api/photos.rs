@@ -68,7 +68,8 @@ struct PageJson {
     next: Option<i64>,
 }
 
-fn page_json(page: Result<PhotoPage>) -> Response {
+/// A page of photos as JSON, or its error.
+pub(super) fn page_json(page: Result<PhotoPage>) -> Response {
     ok(page.map(|page| PageJson {
         photos: page.photos.into_iter().map(PhotoJson::from).collect(),
         next: page.next,

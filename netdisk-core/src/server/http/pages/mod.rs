@@ -10,6 +10,7 @@ mod files;
 mod movies;
 mod notices;
 mod photos;
+mod social;
 
 use askama::Template;
 use axum::Router;
@@ -30,6 +31,7 @@ pub(super) fn routes() -> Router<App> {
         .merge(files::routes())
         .merge(admin::routes())
         .merge(photos::routes())
+        .merge(social::routes())
 }
 
 /// The navigation bar's view of who is looking and where.

@@ -17,7 +17,7 @@ use super::super::App;
 use super::super::auth::{ApiCaller, Member};
 use super::super::failure;
 use super::{Nav, render, see};
-use crate::{NoticeSubscription, NoticeView, UserType};
+use crate::{NoticeSubscription, NoticeView, NotificationSubscription, UserType};
 
 /// Notices the page lists.
 const LISTED: u64 = 100;
@@ -75,34 +75,52 @@ async fn release(
     }
 }
 
-/// `GET /notices/events`: every notice released from now on, as an SSE event `notice` whose
-/// data is the notice as JSON. It ends when the server shuts down (the browser reconnects).
-async fn notice_events(State(app): State<App>, ApiCaller(_): ApiCaller) -> Response {
-    match app.netdisk.notices().subscribe().await {
-        Ok(subscription) => Sse::new(events(subscription, app.shutdown.clone()))
-            .keep_alive(KeepAlive::default())
-            .into_response(),
-        Err(error) => failure::api(error),
-    }
+/// `GET /notices/events`: what is new for the one asking, from now on: every notice released,
+/// as an SSE event `notice`, and each of their own notifications (a new follower, a comment, a
+/// photo collected), as an event `notification`; the data is the notice or notification as
+/// JSON. One stream per page carries both, so a page holds one connection. It ends when the
+/// server shuts down (the browser reconnects).
+async fn notice_events(State(app): State<App>, ApiCaller(caller): ApiCaller) -> Response {
+    let notices = match app.netdisk.notices().subscribe().await {
+        Ok(subscription) => subscription,
+        Err(error) => return failure::api(error),
+    };
+    let notifications = match app.netdisk.social().live_notifications(&caller).await {
+        Ok(subscription) => subscription,
+        Err(error) => return failure::api(error),
+    };
+    let live = Live {
+        notices,
+        notifications,
+        shutdown: app.shutdown.clone(),
+    };
+    Sse::new(events(live))
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
-/// The subscription's notices as events, until shutdown or a failed subscription.
-fn events(
-    subscription: NoticeSubscription,
+/// What one page's event stream follows.
+struct Live {
+    notices: NoticeSubscription,
+    notifications: NotificationSubscription,
     shutdown: crate::server::Shutdown,
-) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(
-        (subscription, shutdown),
-        |(mut subscription, mut shutdown)| async move {
-            if *shutdown.borrow() {
-                return None;
+}
+
+/// The notices and notifications as events, until shutdown or a failed subscription.
+fn events(live: Live) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(live, |mut live| async move {
+        if *live.shutdown.borrow() {
+            return None;
+        }
+        let event = tokio::select! {
+            _ = live.shutdown.changed() => return None,
+            notice = live.notices.next() => {
+                Event::default().event("notice").json_data(&notice.ok()?).ok()?
             }
-            let notice = tokio::select! {
-                _ = shutdown.changed() => return None,
-                notice = subscription.next() => notice.ok()?,
-            };
-            let event = Event::default().event("notice").json_data(&notice).ok()?;
-            Some((Ok(event), (subscription, shutdown)))
-        },
-    )
+            told = live.notifications.next() => {
+                Event::default().event("notification").json_data(&told.ok()?).ok()?
+            }
+        };
+        Some((Ok(event), live))
+    })
 }

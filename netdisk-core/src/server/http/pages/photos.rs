@@ -16,7 +16,7 @@ use super::super::auth::{Member, QUERY_VALUE, Visitor};
 use super::super::content::picture_url;
 use super::super::failure;
 use super::{Nav, human_size, render, see};
-use crate::{Ability, Caller, PhotoPage, PhotoView};
+use crate::{Ability, Caller, Collected, CommentView, PersonCard, PhotoPage, PhotoView};
 
 /// Photos on a page of a list.
 const PAGE_SIZE: u64 = 24;
@@ -32,6 +32,7 @@ pub(super) fn routes() -> Router<App> {
         .route("/photos/{id}/delete", post(delete))
         .route("/photos/{id}/report", post(report))
         .route("/people/{name}", get(person_page))
+        .route("/people/{name}/collection", get(collection_page))
         .route("/tags/{name}", get(tag_page))
 }
 
@@ -57,13 +58,13 @@ impl TagLink {
 }
 
 /// A photo in a grid: its small picture, linked to its page.
-struct Tile {
-    id: i64,
-    owner: String,
-    src: String,
-    width: i64,
-    height: i64,
-    alt: String,
+pub(super) struct Tile {
+    pub id: i64,
+    pub owner: String,
+    pub src: String,
+    pub width: i64,
+    pub height: i64,
+    pub alt: String,
 }
 
 impl From<&PhotoView> for Tile {
@@ -143,6 +144,12 @@ struct PhotoPageView {
     logged_in: bool,
     /// Just reported by the one looking.
     reported: bool,
+    collected: Collected,
+    comments: Vec<CommentView>,
+    /// The one looking may delete any comment here (the owner, a moderator).
+    moderates_comments: bool,
+    /// The one looking, if logged in.
+    me: String,
 }
 
 #[derive(Deserialize)]
@@ -166,13 +173,26 @@ async fn photo_page(
         Some(caller) => app.netdisk.accounts().role(caller).await.ok(),
         None => None,
     };
+    let social = app.netdisk.social();
+    let (collected, comments) =
+        match tokio::try_join!(social.collected(visitor.as_ref(), id), social.comments(id)) {
+            Ok(found) => found,
+            Err(error) => return failure::page(error, Some(nav)),
+        };
+    let moderates = role.is_some_and(|r| r.may(Ability::Moderate));
     render(&PhotoPageView {
+        collected,
+        comments,
+        moderates_comments: is_owner || moderates,
+        me: visitor
+            .as_ref()
+            .map_or_else(String::new, |c| c.name().to_owned()),
         tags: photo.tags.iter().map(|t| TagLink::new(t)).collect(),
         original: picture_url(photo.id, &photo.original),
         medium: picture_url(photo.id, &photo.medium),
         small: picture_url(photo.id, &photo.small),
         size: human_size(photo.size.max(0) as u64),
-        may_delete: is_owner || role.is_some_and(|r| r.may(Ability::Moderate)),
+        may_delete: is_owner || moderates,
         logged_in: visitor.is_some(),
         reported: query.reported == Some(1),
         is_owner,
@@ -285,6 +305,14 @@ struct ListPage {
     subtitle: String,
     /// The person's avatar, on a person's page.
     avatar: Option<String>,
+    /// The person's counts and whether the one looking follows them, on a person's page.
+    card: Option<PersonCard>,
+    /// The person's name, on a person's page (for the follow form and the tabs).
+    person: String,
+    /// Which tab of a person's page: `photos` or `collection`.
+    tab: &'static str,
+    /// Whether the one looking is logged in.
+    logged_in: bool,
     tiles: Vec<Tile>,
     older: Option<String>,
     empty: &'static str,
@@ -297,6 +325,10 @@ impl ListPage {
             title: String::new(),
             subtitle: String::new(),
             avatar: None,
+            card: None,
+            person: String::new(),
+            tab: "",
+            logged_in: false,
             tiles: page.photos.iter().map(Tile::from).collect(),
             older: page.next.map(|next| format!("{here}?before={next}")),
             empty: "",
@@ -310,20 +342,59 @@ async fn person_page(
     Path(name): Path<String>,
     Query(query): Query<Before>,
 ) -> Response {
+    let photos = app
+        .netdisk
+        .photos()
+        .by_person(&name, query.before, PAGE_SIZE)
+        .await;
+    person_tab(&app, visitor, name, "photos", photos).await
+}
+
+async fn collection_page(
+    State(app): State<App>,
+    Visitor(visitor): Visitor,
+    Path(name): Path<String>,
+    Query(query): Query<Before>,
+) -> Response {
+    let social = app.netdisk.social();
+    let collected = social.collection(&name, query.before, PAGE_SIZE).await;
+    person_tab(&app, visitor, name, "collection", collected).await
+}
+
+/// A person's page, on tab `tab` (`photos` or `collection`) showing `page`.
+async fn person_tab(
+    app: &App,
+    visitor: Option<Caller>,
+    name: String,
+    tab: &'static str,
+    page: crate::Result<PhotoPage>,
+) -> Response {
     let nav = nav(visitor.as_ref());
-    let photos = app.netdisk.photos();
-    match photos.by_person(&name, query.before, PAGE_SIZE).await {
-        Ok(page) => {
-            let here = format!("/people/{}", encoded(&name));
-            let mut list = ListPage::new(nav, &page, &here);
-            list.subtitle = "Photos, newest first".to_owned();
-            list.avatar = Some(format!("/avatars/{}", encoded(&name)));
-            list.empty = "No photos yet.";
-            list.title = name;
-            render(&list)
-        }
-        Err(error) => failure::page(error, Some(nav)),
+    let card = app.netdisk.social().card(visitor.as_ref(), &name).await;
+    let (page, card) = match (page, card) {
+        (Ok(page), Ok(card)) => (page, card),
+        (Err(error), _) | (_, Err(error)) => return failure::page(error, Some(nav)),
+    };
+    let mut here = format!("/people/{}", encoded(&name));
+    if tab == "collection" {
+        here.push_str("/collection");
     }
+    let mut list = ListPage::new(nav, &page, &here);
+    list.subtitle = format!(
+        "{} photos · {} followers · following {}",
+        card.photos, card.followers, card.following
+    );
+    list.avatar = Some(format!("/avatars/{}", encoded(&name)));
+    list.empty = match tab {
+        "collection" => "Nothing collected yet.",
+        _ => "No photos yet.",
+    };
+    list.logged_in = visitor.is_some();
+    list.card = Some(card);
+    list.tab = tab;
+    list.person = encoded(&name);
+    list.title = name;
+    render(&list)
 }
 
 async fn tag_page(
