@@ -2,7 +2,7 @@
 //! the movie pages and the viewing rules, ranged content, resumable uploads, notices pushed
 //! over Server-Sent Events, and what a hostile client or another user may not do; e-mail
 //! confirmation and password resets by mailed links (from the outbox, and through a real SMTP
-//! server); the photo site's uploads, pictures, pages and API.
+//! server); the photo site's uploads, pictures, pages and API, and its social side.
 
 #[path = "../support/faults.rs"]
 mod faults;
@@ -22,6 +22,7 @@ mod movies;
 mod notices;
 mod photos;
 mod smtp;
+mod social;
 mod uploads;
 mod web;
 

@@ -232,6 +232,11 @@ impl Browser {
         answer.text().await.unwrap()
     }
 
+    /// The JSON `GET path` answers.
+    pub async fn json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
     pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         self.http
             .post(self.url(path))
