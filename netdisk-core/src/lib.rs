@@ -52,7 +52,7 @@ pub use service::{
     NoticeSubscription, NoticeView, Notices, NotificationKind, NotificationSubscription,
     NotificationView, People, PeopleNow, Permission, Person, PersonCard, PhotoPage, PhotoView,
     Photos, PictureFormat, PictureLimits, PictureRef, Profile, RecordView, ReportedPhoto, Role,
-    RoomPeople, RoomSubscription, RoomView, Social, StartupReport, StoredContent, Transfer,
-    UploadKind, UploadProgress, Uploads, UserType, VariantKind, Viewing, ViewingContent,
-    parse_tags,
+    RoomPeople, RoomSubscription, RoomView, SEARCH_PAGE, Social, StartupReport, StoredContent,
+    TagFound, Transfer, UploadKind, UploadProgress, Uploads, UserType, VariantKind, Viewing,
+    ViewingContent, parse_tags,
 };

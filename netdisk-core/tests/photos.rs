@@ -430,7 +430,75 @@ async fn missing_variants_are_made_again_at_start(t: &TestDb) -> Result {
     Ok(())
 }
 
+async fn search_finds_photos_people_and_tags_in_any_language(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let (ann, annabel, joanna) = (
+        env.member("ann").await,
+        env.member("annabel").await,
+        env.member("joanna").await,
+    );
+    let photos = env.netdisk.photos();
+    let lake = photos
+        .upload(&ann, jpeg(300, 200, 50), "Sunset over the lake")
+        .await
+        .unwrap();
+    let city = photos
+        .upload(&annabel, jpeg(300, 200, 51), "城市的夜晚")
+        .await
+        .unwrap();
+    let both = photos
+        .upload(&joanna, jpeg(300, 200, 52), "Lake at sunset")
+        .await
+        .unwrap();
+    photos.add_tags(&annabel, city, "night 夕阳").await.unwrap();
+
+    let ids =
+        |found: Vec<netdisk_core::PhotoView>| found.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    let found = ids(photos.search_photos("lake sunset", 0).await.unwrap());
+    assert_eq!(
+        found,
+        [both, lake],
+        "both words, the newest first among equals"
+    );
+    photos.add_tags(&ann, lake, "lakes sunset").await.unwrap();
+    assert_eq!(ids(photos.search_photos("夜晚", 0).await.unwrap()), [city]);
+    assert_eq!(
+        ids(photos.search_photos("夕阳", 0).await.unwrap()),
+        [city],
+        "by a tag"
+    );
+    photos.describe(&ann, lake, "Morning").await.unwrap();
+    assert_eq!(
+        ids(photos.search_photos("over", 0).await.unwrap()),
+        Vec::<i64>::new(),
+        "a new description"
+    );
+    assert!(photos.search_photos("   ", 0).await.unwrap().is_empty());
+    assert!(
+        photos
+            .search_photos(&"x".repeat(10_000), 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(
+        photos.search_people("ann", 0).await.unwrap(),
+        ["ann", "annabel", "joanna"]
+    );
+    assert_eq!(
+        photos.search_people("%", 0).await.unwrap(),
+        Vec::<String>::new(),
+        "LIKE syntax is text"
+    );
+    let tags = photos.search_tags("#lake", 0).await.unwrap();
+    let found: Vec<(&str, u64)> = tags.iter().map(|t| (t.name.as_str(), t.photos)).collect();
+    assert_eq!(found, [("lakes", 1)]);
+    Ok(())
+}
+
 backend_tests!(
+    search_finds_photos_people_and_tags_in_any_language,
     an_upload_is_stored_with_its_variants,
     the_same_picture_twice_is_stored_once,
     refused_pictures_leave_nothing_behind,

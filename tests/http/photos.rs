@@ -363,7 +363,48 @@ async fn another_persons_photo_is_refused_and_moderators_delete(t: &TestDb) -> R
     Ok(())
 }
 
+async fn search_pages_and_api_find_photos_people_and_tags(t: &TestDb) -> Result {
+    let web = Web::start(t).await;
+    let ann = web.member("ann").await;
+    let photo = uploaded(&ann, 7).await;
+    let id = photo["id"].as_i64().unwrap();
+    ann.form(
+        &format!("/photos/{id}/describe"),
+        &[("description", "湖边的日落 sunset")],
+    )
+    .await;
+    ann.form(&format!("/photos/{id}/tags"), &[("tags", "lake")])
+        .await;
+    let visitor = web.browser();
+    let small = photo["urls"]["small"].as_str().unwrap();
+    assert!(
+        visitor
+            .page("/search?q=%E6%97%A5%E8%90%BD")
+            .await
+            .contains(small),
+        "日落"
+    );
+    assert!(visitor.page("/search?q=SUNSET").await.contains(small));
+    let people = visitor.page("/search?q=an&what=people").await;
+    assert!(people.contains("href=\"/people/ann\""));
+    let tags = visitor.page("/search?q=%23la&what=tags").await;
+    assert!(tags.contains("href=\"/tags/lake\""));
+    let hostile = visitor
+        .page("/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
+        .await;
+    assert!(!hostile.contains("<script>alert(1)"));
+    assert!(hostile.contains("No photo matches"));
+    let api: Value = visitor.json("/api/search?q=lake").await;
+    assert_eq!(api["photos"][0]["id"], id);
+    let api: Value = visitor.json("/api/search?q=ann&what=people").await;
+    assert_eq!(api["people"], json!(["ann"]));
+    let api: Value = visitor.json("/api/search?q=lak&what=tags").await;
+    assert_eq!(api["tags"], json!([{"name": "lake", "photos": 1}]));
+    Ok(())
+}
+
 backend_tests!(
+    search_pages_and_api_find_photos_people_and_tags,
     an_upload_answers_with_the_photo_and_its_pictures_are_immutable,
     a_script_uploads_with_a_token_and_reads_the_lists,
     pictures_that_are_not_or_are_too_large_are_refused,

@@ -62,7 +62,7 @@ pub use notices::{NoticeSubscription, NoticeView, Notices};
 pub use photos::picture::{Format as PictureFormat, PictureLimits, VariantKind};
 pub use photos::{
     MAX_PHOTO_PAGE, MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, PhotoPage, PhotoView, Photos, PictureRef,
-    ReportedPhoto, parse_tags,
+    ReportedPhoto, SEARCH_PAGE, TagFound, parse_tags,
 };
 pub(crate) use social::MAX_PEOPLE_PAGE;
 pub use social::{

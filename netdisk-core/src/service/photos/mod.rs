@@ -1,6 +1,6 @@
 //! The photo site (Albumy): photos uploaded, checked by their content, stored by content and
 //! served with their variants; descriptions and tags (`tags`); a person's photos and Explore
-//! (`lists`); reports to the moderators (`reports`).
+//! (`lists`); reports to the moderators (`reports`); search (`search`).
 //!
 //! An upload is checked and made smaller on the photo workers: a fixed number of threads at a
 //! lowered priority (`workers`), so at most that many pictures are decoded (and held in
@@ -17,6 +17,7 @@
 mod lists;
 pub mod picture;
 mod reports;
+mod search;
 mod tags;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use serde::Serialize;
 pub use lists::{MAX_PHOTO_PAGE, PhotoPage};
 use picture::{Checked, Format, PictureLimits, Variant, VariantKind};
 pub use reports::ReportedPhoto;
+pub use search::{SEARCH_PAGE, TagFound};
 pub use tags::{MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, parse_tags};
 
 use super::accounts::{Ability, Accounts};

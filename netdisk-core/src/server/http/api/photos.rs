@@ -16,6 +16,7 @@ use super::super::App;
 use super::super::auth::ApiCaller;
 use super::super::content::picture_url;
 use super::super::failure;
+use super::super::pages::search::SearchQuery;
 use super::{answer, done, ok};
 use crate::{PhotoPage, PhotoView, Result, Role, ServiceError};
 
@@ -29,6 +30,7 @@ pub(super) fn routes() -> Router<App> {
         .route("/people/{name}/photos", get(by_person))
         .route("/tags/{name}/photos", get(tagged))
         .route("/explore", get(explore))
+        .route("/search", get(search))
         .route("/admin/users/{name}/role", put(set_role))
 }
 
@@ -210,6 +212,27 @@ async fn explore(State(app): State<App>, Query(query): Query<ExploreQuery>) -> R
     let count = query.count.unwrap_or(24);
     let photos = app.netdisk.photos().explore(count).await;
     ok(photos.map(|photos| photos.into_iter().map(PhotoJson::from).collect::<Vec<_>>()))
+}
+
+/// `{"photos": [...]}`, `{"people": [...]}` or `{"tags": [{"name","photos"}]}`, a page of
+/// [`SEARCH_PAGE`](crate::SEARCH_PAGE) at most.
+async fn search(State(app): State<App>, Query(query): Query<SearchQuery>) -> Response {
+    let photos = app.netdisk.photos();
+    let page = query.page.unwrap_or(0);
+    match query.what.as_deref() {
+        Some("people") => ok(photos
+            .search_people(&query.q, page)
+            .await
+            .map(|people| json!({ "people": people }))),
+        Some("tags") => ok(photos
+            .search_tags(&query.q, page)
+            .await
+            .map(|tags| json!({ "tags": tags }))),
+        _ => {
+            let found = photos.search_photos(&query.q, page).await;
+            ok(found.map(|views| json!({ "photos": views.into_iter().map(PhotoJson::from).collect::<Vec<_>>() })))
+        }
+    }
 }
 
 #[derive(Deserialize)]

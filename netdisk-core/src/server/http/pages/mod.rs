@@ -10,6 +10,7 @@ mod files;
 mod movies;
 mod notices;
 mod photos;
+pub(super) mod search;
 mod social;
 
 use askama::Template;
@@ -32,6 +33,7 @@ pub(super) fn routes() -> Router<App> {
         .merge(admin::routes())
         .merge(photos::routes())
         .merge(social::routes())
+        .merge(search::routes())
 }
 
 /// The navigation bar's view of who is looking and where.
