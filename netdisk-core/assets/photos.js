@@ -1,9 +1,73 @@
-// Uploading photos: several at once, picked or dropped, each checked here first (type and
-// size, as Dropzone does for Albumy; the server checks again by content), then sent whole
-// with XMLHttpRequest, which reports progress; each shows its thumbnail when done.
+// The photo site's pages: uploading photos, several at once, picked or dropped, each checked
+// here first (type and size, as Dropzone does for Albumy; the server checks again by content),
+// then sent whole with XMLHttpRequest, which reports progress; each shows its thumbnail when
+// done. And hover cards: resting on a person's link fetches their card (avatar, counts, a
+// follow button) as JSON, as Albumy's pop-up does.
 "use strict";
 
 (function () {
+  const card = document.createElement("div");
+  card.className = "hover-card";
+  card.hidden = true;
+  card.setAttribute("role", "dialog");
+  document.body.append(card);
+  let showing = null;
+  let timer = null;
+
+  async function follow(name, button, following) {
+    button.disabled = true;
+    const response = await fetch("/api/people/" + encodeURIComponent(name) + "/follow", {
+      method: following ? "DELETE" : "POST",
+      credentials: "same-origin",
+    });
+    button.disabled = false;
+    if (response.ok) show(showing.link, name);
+  }
+
+  async function show(link, name) {
+    const response = await fetch("/api/people/" + encodeURIComponent(name) + "/card", { credentials: "same-origin" });
+    if (!response.ok || showing === null || showing.link !== link) return;
+    const person = await response.json();
+    card.replaceChildren();
+    const avatar = document.createElement("img");
+    avatar.src = "/avatars/" + encodeURIComponent(person.name);
+    avatar.alt = "";
+    avatar.className = "avatar";
+    const title = document.createElement("a");
+    title.href = "/people/" + encodeURIComponent(person.name);
+    title.className = "name";
+    title.textContent = person.name;
+    const counts = document.createElement("p");
+    counts.className = "muted small counts";
+    const some = (n, one) => n + " " + one + (n === 1 ? "" : "s");
+    counts.textContent = some(person.photos, "photo") + " · " + some(person.followers, "follower") + " · following " + person.following;
+    card.append(avatar, title, counts);
+    if (document.body.dataset.live && !person.is_you) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = person.followed_by_you ? "quiet small" : "accent small";
+      button.textContent = person.followed_by_you ? "Following ✓" : "Follow";
+      button.addEventListener("click", () => follow(person.name, button, person.followed_by_you));
+      card.append(button);
+    }
+    const place = link.getBoundingClientRect();
+    card.style.left = Math.max(8, Math.min(window.scrollX + place.left, window.scrollX + innerWidth - 260)) + "px";
+    card.style.top = window.scrollY + place.bottom + 6 + "px";
+    card.hidden = false;
+  }
+
+  document.addEventListener("mouseover", (event) => {
+    const link = event.target.closest && event.target.closest("a[data-person]");
+    if (link && (!showing || showing.link !== link)) {
+      clearTimeout(timer);
+      showing = { link };
+      timer = setTimeout(() => show(link, link.dataset.person), 350);
+    } else if (!link && !card.contains(event.target)) {
+      clearTimeout(timer);
+      timer = setTimeout(() => { card.hidden = true; showing = null; }, 300);
+    }
+  });
+
   const form = document.getElementById("photo-upload");
   if (!form || !window.Youku) return;
   const { humanBytes, uploadRow, dropInto } = window.Youku;

@@ -276,6 +276,23 @@ pub async fn a_follow_and_a_comment_reach_the_other_persons_open_page(t: &TestDb
         .await;
     bob_chrome.screenshots("photo-comments").await;
 
+    // Resting on ann's name shows her card, fetched as JSON: bob follows her.
+    bob_chrome
+        .client
+        .execute(
+            "document.querySelector('.photo-side [data-person]').dispatchEvent(new MouseEvent('mouseover', { bubbles: true }))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    bob_chrome
+        .until(
+            "ann's hover card",
+            Duration::from_secs(10),
+            "const card = document.querySelector('.hover-card'); return !!card && !card.hidden && card.textContent.includes('1 follower ·') && card.textContent.includes('Following ✓')",
+        )
+        .await;
+
     ann_chrome
         .until(
             "both notifications on ann's open page, with the unread count, without a reload",

@@ -380,9 +380,12 @@ async fn person_tab(
         here.push_str("/collection");
     }
     let mut list = ListPage::new(nav, &page, &here);
+    let some = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
     list.subtitle = format!(
-        "{} photos · {} followers · following {}",
-        card.photos, card.followers, card.following
+        "{} · {} · following {}",
+        some(card.photos, "photo"),
+        some(card.followers, "follower"),
+        card.following
     );
     list.avatar = Some(format!("/avatars/{}", encoded(&name)));
     list.empty = match tab {
