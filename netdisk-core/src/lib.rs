@@ -51,8 +51,8 @@ pub use service::{
     MovieQuery, MovieSummary, MovieUpload, Movies, Netdisk, NewAccount, NewUpload,
     NoticeSubscription, NoticeView, Notices, NotificationKind, NotificationSubscription,
     NotificationView, People, PeopleNow, Permission, Person, PersonCard, PhotoPage, PhotoView,
-    Photos, PictureFormat, PictureLimits, PictureRef, Profile, RecordView, ReportedPhoto, Role,
-    RoomPeople, RoomSubscription, RoomView, SEARCH_PAGE, Social, StartupReport, StoredContent,
-    TagFound, Transfer, UploadKind, UploadProgress, Uploads, UserType, VariantKind, Viewing,
-    ViewingContent, parse_tags,
+    Photos, PictureFormat, PictureLimits, PictureRef, Profile, RecordView, ReportedComment,
+    ReportedPhoto, Role, RoomPeople, RoomSubscription, RoomView, SEARCH_PAGE, SiteCounts, Social,
+    StartupReport, StoredContent, TagFound, Transfer, UploadKind, UploadProgress, Uploads,
+    UserType, VariantKind, Viewing, ViewingContent, parse_tags,
 };

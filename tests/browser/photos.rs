@@ -301,5 +301,20 @@ pub async fn a_follow_and_a_comment_reach_the_other_persons_open_page(t: &TestDb
         )
         .await;
     ann_chrome.screenshots("notifications").await;
+
+    // Bob's home: the photos of the people he follows.
+    bob_chrome
+        .client
+        .goto(&site.url("/photos/home"))
+        .await
+        .unwrap();
+    bob_chrome
+        .until(
+            "ann's photo in bob's feed",
+            Duration::from_secs(10),
+            &format!("const img = document.querySelector('a[href=\"/photos/{lake}\"] img'); return !!img && img.complete && img.naturalWidth > 0"),
+        )
+        .await;
+    bob_chrome.screenshots("photos-home").await;
     Ok(())
 }

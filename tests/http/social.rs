@@ -158,4 +158,85 @@ async fn following_collecting_and_commenting_over_http(t: &TestDb) -> Result {
     Ok(())
 }
 
-backend_tests!(following_collecting_and_commenting_over_http);
+async fn reports_reach_the_moderators_dashboard(t: &TestDb) -> Result {
+    let web = Web::start(t).await;
+    let ann = web.member("ann").await;
+    let bob = web.member("bob").await;
+    let uploaded = ann
+        .http
+        .post(ann.url("/api/photos"))
+        .body(jpeg(300, 200, 2))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let id = uploaded["id"].as_i64().unwrap();
+    let posted = ann
+        .post_json(
+            &format!("/api/photos/{id}/comments"),
+            &json!({"body": "buy cheap <pills>"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let comment = posted["id"].as_i64().unwrap();
+    let reported = bob
+        .form(
+            &format!("/comments/{comment}/report"),
+            &[("reason", "spam <b>!</b>"), ("photo", &id.to_string())],
+        )
+        .await;
+    assert_eq!(
+        location(&reported),
+        format!("/photos/{id}?reported=1#comments")
+    );
+    bob.form(&format!("/photos/{id}/report"), &[("reason", "not hers")])
+        .await;
+    let again = bob
+        .post_json(
+            &format!("/api/comments/{comment}/reports"),
+            &json!({"reason": "again"}),
+        )
+        .await;
+    assert_eq!(again.status(), 200);
+
+    assert_eq!(bob.get("/admin/reports").await.status(), 403);
+    assert_eq!(bob.get("/api/admin/reports").await.status(), 403);
+    web.account("root", netdisk_core::UserType::Admin).await;
+    let admin = web.logged_in_again("root").await;
+    let page = admin.page("/admin/reports").await;
+    assert!(
+        page.contains("buy cheap &#60;pills&#62;")
+            && page.contains("spam &#60;b&#62;!&#60;/b&#62;")
+    );
+    assert!(!page.contains("<pills>") && !page.contains("<b>!</b>"));
+    let dashboard = admin.json("/api/admin/reports").await;
+    assert_eq!(dashboard["counts"]["photo_reports"], 1);
+    assert_eq!(dashboard["counts"]["comment_reports"], 1, "once per person");
+    assert_eq!(dashboard["counts"]["comments"], 1);
+    assert_eq!(
+        dashboard["comments"][0]["reasons"],
+        json!(["spam <b>!</b>"])
+    );
+    let deleted = admin
+        .form(
+            &format!("/comments/{comment}/delete"),
+            &[("photo", &id.to_string())],
+        )
+        .await;
+    assert_eq!(deleted.status(), 303);
+    let dashboard = admin.json("/api/admin/reports").await;
+    assert_eq!(
+        dashboard["counts"]["comment_reports"], 0,
+        "its reports went with it"
+    );
+    Ok(())
+}
+
+backend_tests!(
+    following_collecting_and_commenting_over_http,
+    reports_reach_the_moderators_dashboard,
+);

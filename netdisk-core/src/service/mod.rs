@@ -62,12 +62,12 @@ pub use notices::{NoticeSubscription, NoticeView, Notices};
 pub use photos::picture::{Format as PictureFormat, PictureLimits, VariantKind};
 pub use photos::{
     MAX_PHOTO_PAGE, MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, PhotoPage, PhotoView, Photos, PictureRef,
-    ReportedPhoto, SEARCH_PAGE, TagFound, parse_tags,
+    ReportedPhoto, SEARCH_PAGE, SiteCounts, TagFound, parse_tags,
 };
 pub(crate) use social::MAX_PEOPLE_PAGE;
 pub use social::{
     Collected, CommentView, MAX_COMMENT_CHARS, NotificationKind, NotificationSubscription,
-    NotificationView, PersonCard, Social,
+    NotificationView, PersonCard, ReportedComment, Social,
 };
 pub use transfer::{StoredContent, Transfer};
 pub use uploads::{Appended, NewUpload, UploadKind, UploadProgress, Uploads};

@@ -28,7 +28,8 @@ use serde::Serialize;
 
 pub use lists::{MAX_PHOTO_PAGE, PhotoPage};
 use picture::{Checked, Format, PictureLimits, Variant, VariantKind};
-pub use reports::ReportedPhoto;
+pub(in crate::service) use reports::check_reason;
+pub use reports::{ReportedPhoto, SiteCounts};
 pub use search::{SEARCH_PAGE, TagFound};
 pub use tags::{MAX_TAG_CHARS, MAX_TAGS_PER_PHOTO, parse_tags};
 

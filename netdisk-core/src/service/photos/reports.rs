@@ -1,12 +1,13 @@
-//! Reports: anyone logged in may report a photo to the moderators (once: reporting again
-//! changes nothing); moderators see the reported photos, the most reported first.
+//! Reports: anyone logged in may report a photo (or, in `social`, a comment) to the moderators
+//! (once: reporting again changes nothing); moderators see the reported photos, the most
+//! reported first.
 
 use mini_orm::Model;
 use serde::Serialize;
 
 use super::{PhotoView, Photos};
 use crate::error::{Result, ServiceError};
-use crate::models::{Photo, Report};
+use crate::models::{Comment, Photo, Report, User};
 use crate::service::Caller;
 use crate::service::accounts::Ability;
 
@@ -24,15 +25,36 @@ pub struct ReportedPhoto {
     pub reasons: Vec<String>,
 }
 
+/// What the moderators' dashboard counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteCounts {
+    /// Accounts.
+    pub people: u64,
+    /// Photos.
+    pub photos: u64,
+    /// Comments.
+    pub comments: u64,
+    /// Reports of photos.
+    pub photo_reports: u64,
+    /// Reports of comments.
+    pub comment_reports: u64,
+}
+
+/// `reason` trimmed, or why it is refused.
+pub(in crate::service) fn check_reason(reason: &str) -> Result<&str> {
+    let reason = reason.trim();
+    if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
+        return Err(ServiceError::BadRequest(format!(
+            "a reason has at most {MAX_REASON_CHARS} characters, on one line"
+        )));
+    }
+    Ok(reason)
+}
+
 impl Photos {
     /// Reports photo `id` to the moderators, for `reason`. Anyone logged in; once per person.
     pub async fn report(&self, caller: &Caller, id: i64, reason: &str) -> Result<()> {
-        let reason = reason.trim();
-        if reason.chars().count() > MAX_REASON_CHARS || reason.chars().any(char::is_control) {
-            return Err(ServiceError::BadRequest(format!(
-                "a reason has at most {MAX_REASON_CHARS} characters, on one line"
-            )));
-        }
+        let reason = check_reason(reason)?;
         if !Photo::query()
             .filter(Photo::ID.eq(id))
             .exists(self.db())
@@ -50,6 +72,20 @@ impl Photos {
         };
         report.insert_if_absent(self.db()).await?;
         Ok(())
+    }
+
+    /// How many people, photos, comments and reports there are. Moderators only.
+    pub async fn counts(&self, caller: &Caller) -> Result<SiteCounts> {
+        self.accounts.require(caller, Ability::Moderate).await?;
+        let db = self.db();
+        let reports = |target: &'static str| Report::query().filter(Report::TARGET.eq(target));
+        Ok(SiteCounts {
+            people: User::query().count(db).await?,
+            photos: Photo::query().count(db).await?,
+            comments: Comment::query().count(db).await?,
+            photo_reports: reports("photo").count(db).await?,
+            comment_reports: reports("comment").count(db).await?,
+        })
     }
 
     /// The reported photos, the most reported first. Moderators only.

@@ -193,3 +193,76 @@ impl Social {
         Ok(())
     }
 }
+
+/// A reported comment, as moderators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportedComment {
+    /// The comment.
+    pub comment: CommentView,
+    /// The photo it is on.
+    pub photo_id: i64,
+    /// How many people reported it.
+    pub reports: u64,
+    /// Their reasons, the newest first.
+    pub reasons: Vec<String>,
+}
+
+impl Social {
+    /// Reports comment `id` to the moderators, for `reason`. Anyone logged in; once per person.
+    pub async fn report_comment(&self, caller: &Caller, id: i64, reason: &str) -> Result<()> {
+        let reason = crate::service::photos::check_reason(reason)?;
+        if Comment::find(self.db(), id).await?.is_none() {
+            return Err(ServiceError::NotFound("no such comment"));
+        }
+        let mut report = Report {
+            id: 0,
+            reporter_id: caller.user_id(),
+            target: "comment".to_owned(),
+            target_id: id,
+            reason: reason.to_owned(),
+            created_at: self.shared.now(),
+        };
+        report.insert_if_absent(self.db()).await?;
+        Ok(())
+    }
+
+    /// The reported comments, the most reported first. Moderators only.
+    pub async fn reported_comments(&self, caller: &Caller) -> Result<Vec<ReportedComment>> {
+        self.accounts.require(caller, Ability::Moderate).await?;
+        let reports = Report::query()
+            .filter(Report::TARGET.eq("comment"))
+            .order_by(Report::ID.desc())
+            .all(self.db())
+            .await?;
+        let mut reported = Vec::new();
+        let mut ids: Vec<i64> = reports.iter().map(|r| r.target_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            let Some(comment) = Comment::find(self.db(), id).await? else {
+                continue;
+            };
+            let views = self.comments(comment.photo_id).await?;
+            let Some(view) = views.into_iter().find(|v| v.id == id) else {
+                continue;
+            };
+            let reasons: Vec<String> = reports
+                .iter()
+                .filter(|r| r.target_id == id)
+                .map(|r| r.reason.clone())
+                .collect();
+            reported.push(ReportedComment {
+                comment: view,
+                photo_id: comment.photo_id,
+                reports: reasons.len() as u64,
+                reasons,
+            });
+        }
+        reported.sort_by(|a, b| {
+            b.reports
+                .cmp(&a.reports)
+                .then(b.comment.id.cmp(&a.comment.id))
+        });
+        Ok(reported)
+    }
+}

@@ -28,6 +28,8 @@ pub(super) fn routes() -> Router<App> {
         .route("/photos/{id}/comments", get(comments).post(comment))
         .route("/photos/{id}/comments-open", put(comments_open))
         .route("/comments/{id}", delete(delete_comment))
+        .route("/comments/{id}/reports", post(report_comment))
+        .route("/admin/reports", get(reports))
         .route("/home", get(home))
         .route("/notifications", get(notifications))
         .route("/notifications/unread", get(unread))
@@ -160,6 +162,39 @@ async fn delete_comment(
     Path(id): Path<i64>,
 ) -> Response {
     done(app.netdisk.social().delete_comment(&caller, id).await)
+}
+
+#[derive(Deserialize)]
+struct Reason {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn report_comment(
+    State(app): State<App>,
+    ApiCaller(caller): ApiCaller,
+    Path(id): Path<i64>,
+    Json(body): Json<Reason>,
+) -> Response {
+    done(
+        app.netdisk
+            .social()
+            .report_comment(&caller, id, &body.reason)
+            .await,
+    )
+}
+
+/// The moderators' dashboard as JSON: `{"counts", "photos", "comments"}`.
+async fn reports(State(app): State<App>, ApiCaller(caller): ApiCaller) -> Response {
+    let (photos, social) = (app.netdisk.photos(), app.netdisk.social());
+    let found = tokio::try_join!(
+        photos.counts(&caller),
+        photos.reported(&caller),
+        social.reported_comments(&caller)
+    );
+    ok(found.map(|(counts, photos, comments)| {
+        json!({ "counts": counts, "photos": photos, "comments": comments })
+    }))
 }
 
 async fn home(

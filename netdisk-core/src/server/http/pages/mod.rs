@@ -7,6 +7,7 @@ mod accounts;
 mod admin;
 mod email;
 mod files;
+mod moderation;
 mod movies;
 mod notices;
 mod photos;
@@ -34,6 +35,7 @@ pub(super) fn routes() -> Router<App> {
         .merge(photos::routes())
         .merge(social::routes())
         .merge(search::routes())
+        .merge(moderation::routes())
 }
 
 /// The navigation bar's view of who is looking and where.
