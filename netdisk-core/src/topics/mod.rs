@@ -64,11 +64,11 @@ mod redis;
 mod store;
 mod subscription;
 
+use std::any::Any;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use mini_orm::{Db, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -93,8 +93,14 @@ pub struct Event {
     seq: i64,
     payload: Arc<str>,
     created_at: i64,
-    rendered: Arc<OnceLock<(&'static str, Bytes)>>,
+    rendered: Arc<[OnceLock<Rendered>; FORMS]>,
 }
+
+/// How many forms an event keeps ([`Event::rendered`]): one per door that renders it.
+const FORMS: usize = 2;
+
+/// One form of an event, as [`Event::rendered`] keeps it.
+type Rendered = (&'static str, Box<dyn Any + Send + Sync>);
 
 impl PartialEq for Event {
     fn eq(&self, other: &Event) -> bool {
@@ -119,21 +125,29 @@ impl Event {
 
     /// The event rendered as `form` (what a door sends for it, say), made by `render` once for
     /// every subscriber in this process that received this event (the clones of one delivery
-    /// share it) and then shared. One form is kept per event; another form is rendered on
-    /// every call.
-    pub fn rendered<E>(
+    /// share it) and then shared: each call returns a clone, so make `T` cheap to clone
+    /// ([`Bytes`](bytes::Bytes), an `Arc`). The first two forms asked for are kept; a third is rendered on
+    /// every call, as is a form asked for as another type than it was kept as.
+    pub fn rendered<T: Clone + Send + Sync + 'static, E>(
         &self,
         form: &'static str,
-        render: impl FnOnce(&Event) -> Result<String, E>,
-    ) -> Result<Bytes, E> {
-        if let Some((kept, bytes)) = self.rendered.get()
-            && *kept == form
-        {
-            return Ok(bytes.clone());
+        render: impl FnOnce(&Event) -> Result<T, E>,
+    ) -> Result<T, E> {
+        for slot in self.rendered.iter() {
+            let Some((kept, value)) = slot.get() else {
+                let value = render(self)?;
+                // Another subscriber may have kept a form here meanwhile: this one then goes
+                // unkept, which costs a render, not a wrong answer.
+                let _ = slot.set((form, Box::new(value.clone())));
+                return Ok(value);
+            };
+            if *kept == form
+                && let Some(value) = value.downcast_ref::<T>()
+            {
+                return Ok(value.clone());
+            }
         }
-        let bytes = Bytes::from(render(self)?);
-        let _ = self.rendered.set((form, bytes.clone()));
-        Ok(bytes)
+        render(self)
     }
 
     /// The topic, such as `notices` or `chat.room.17`.
