@@ -89,10 +89,13 @@ impl Drop for Storing<'_> {
 pub(super) async fn store_waiting(inner: Arc<Inner>) {
     let _storing = Storing(&inner.group);
     loop {
-        let requests = inner.group.take();
+        let mut requests = inner.group.take();
         if requests.is_empty() {
             return;
         }
+        // By topic (a stable sort: each topic's events keep their order), so that groups of
+        // several processes lock the topics' last rows (MySQL) in one order, not into deadlocks.
+        requests.sort_by(|a, b| a.topic.cmp(&b.topic));
         match store_together(&inner.db, &requests).await {
             Ok(events) => {
                 for (request, event) in requests.into_iter().zip(events) {
