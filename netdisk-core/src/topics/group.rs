@@ -52,7 +52,7 @@ impl Group {
     }
 
     /// Queues `request`; true when no task is storing, and the caller must start one
-    /// ([`store_waiting`]).
+    /// ([`Storing`]).
     pub(super) fn push(&self, request: Request) -> bool {
         let mut state = self.lock();
         state.waiting.push(request);
@@ -70,58 +70,83 @@ impl Group {
     }
 }
 
-/// Lets the next publisher start a task if this one ends by a panic; the events still waiting
-/// are dropped, and their publishers panic in turn (as they would have storing them alone).
-struct Storing<'a>(&'a Group);
+/// The storing task's hold on [`State::storing`]. A task that ends before it has taken all
+/// there is (it panicked, or its runtime shut down before it even ran) lets the next publisher
+/// start another, and drops the events still waiting: their publishers panic in turn (as they
+/// would have storing them alone).
+pub(super) struct Storing {
+    inner: Arc<Inner>,
+    done: bool,
+}
 
-impl Drop for Storing<'_> {
+impl Storing {
+    /// The hold of a task to spawn with [`Storing::store_waiting`]; made before it is spawned, so
+    /// that a task dropped unpolled lets go too.
+    pub(super) fn new(inner: Arc<Inner>) -> Storing {
+        Storing { inner, done: false }
+    }
+
+    /// The next events to store; none when all were taken (the task ends).
+    fn take(&mut self) -> Vec<Request> {
+        let requests = self.inner.group.take();
+        self.done = requests.is_empty();
+        requests
+    }
+
+    /// Stores what waits, group by group, until nothing does; answers every publisher and
+    /// announces every event stored.
+    pub(super) async fn store_waiting(mut self) {
+        loop {
+            let requests = self.take();
+            if requests.is_empty() {
+                return;
+            }
+            store_group(&self.inner, requests).await;
+        }
+    }
+}
+
+impl Drop for Storing {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let mut state = self.0.lock();
+        if !self.done {
+            let mut state = self.inner.group.lock();
             state.storing = false;
             state.waiting.clear();
         }
     }
 }
 
-/// Stores what waits, group by group, until nothing does; answers every publisher and
-/// announces every event stored.
-pub(super) async fn store_waiting(inner: Arc<Inner>) {
-    let _storing = Storing(&inner.group);
-    loop {
-        let mut requests = inner.group.take();
-        if requests.is_empty() {
-            return;
+/// Stores `requests` (one transaction if it can), answers their publishers and announces the
+/// events stored.
+async fn store_group(inner: &Inner, mut requests: Vec<Request>) {
+    // By topic (a stable sort: each topic's events keep their order), so that groups of
+    // several processes lock the topics' last rows (MySQL) in one order, not into deadlocks.
+    requests.sort_by(|a, b| a.topic.cmp(&b.topic));
+    match store_together(&inner.db, &requests).await {
+        Ok(events) => {
+            for (request, event) in requests.into_iter().zip(events) {
+                inner.announce(&event);
+                let _ = request.reply.send(Ok(event));
+            }
         }
-        // By topic (a stable sort: each topic's events keep their order), so that groups of
-        // several processes lock the topics' last rows (MySQL) in one order, not into deadlocks.
-        requests.sort_by(|a, b| a.topic.cmp(&b.topic));
-        match store_together(&inner.db, &requests).await {
-            Ok(events) => {
-                for (request, event) in requests.into_iter().zip(events) {
-                    inner.announce(&event);
-                    let _ = request.reply.send(Ok(event));
-                }
-            }
-            // One event alone gets its own error; a group that failed is stored one by one, so
-            // that one publisher's failure is not the others'.
-            Err(error) if requests.len() == 1 => {
-                let request = requests.into_iter().next().expect("one request");
-                let _ = request.reply.send(Err(error.into()));
-            }
-            Err(_) => {
-                for request in requests {
-                    let stored = store_together(&inner.db, std::slice::from_ref(&request)).await;
-                    let answer = match stored {
-                        Ok(mut events) => {
-                            let event = events.pop().expect("one event per request");
-                            inner.announce(&event);
-                            Ok(event)
-                        }
-                        Err(error) => Err(error.into()),
-                    };
-                    let _ = request.reply.send(answer);
-                }
+        // One event alone gets its own error; a group that failed is stored one by one, so
+        // that one publisher's failure is not the others'.
+        Err(error) if requests.len() == 1 => {
+            let request = requests.into_iter().next().expect("one request");
+            let _ = request.reply.send(Err(error.into()));
+        }
+        Err(_) => {
+            for request in requests {
+                let stored = store_together(&inner.db, std::slice::from_ref(&request)).await;
+                let answer = match stored {
+                    Ok(mut events) => {
+                        let event = events.pop().expect("one event per request");
+                        inner.announce(&event);
+                        Ok(event)
+                    }
+                    Err(error) => Err(error.into()),
+                };
+                let _ = request.reply.send(answer);
             }
         }
     }

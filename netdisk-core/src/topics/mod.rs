@@ -376,11 +376,13 @@ impl Topics {
             reply,
         };
         if self.inner.group.push(request) {
-            tokio::spawn(group::store_waiting(self.inner.clone()));
+            let storing = group::Storing::new(self.inner.clone());
+            tokio::spawn(storing.store_waiting());
         }
-        answer
-            .await
-            .expect("the storing task answers every event it takes, unless it panicked")
+        answer.await.expect(
+            "the storing task answers every event it takes, unless it panicked or its runtime \
+             shut down",
+        )
     }
 
     /// Stores `payload` as the next event of `topic` inside the caller's transaction, for an
