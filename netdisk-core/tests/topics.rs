@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use mini_orm::testing::{TestBackend, TestDb};
 use mini_orm::{Db, backend_tests};
 use netdisk_core::testing::RedisServer;
@@ -164,6 +165,56 @@ async fn concurrent_publishers_are_received_once_in_order(t: &TestDb) -> Result 
     Ok(())
 }
 
+/// Publishers of one process publishing at once are stored in groups (group commit): every
+/// event once, each publisher's in its order, on two topics at once; a publish dropped while
+/// it waits is stored and delivered all the same; and what came is taken without waiting.
+async fn publishers_of_one_process_are_grouped_in_order(t: &TestDb) -> Result {
+    const PUBLISHERS: i64 = 8;
+    const EACH: i64 = 25;
+    const OTHER: &str = "chat.room.18";
+    let topics = Topics::open(t.db.clone(), Pubsub::InProcess).await.unwrap();
+    let mut subs = [
+        topics.subscribe(ROOM).await.unwrap(),
+        topics.subscribe(OTHER).await.unwrap(),
+    ];
+    let publishers: Vec<_> = (0..PUBLISHERS)
+        .map(|p| {
+            let topics = topics.clone();
+            let topic = if p % 2 == 0 { ROOM } else { OTHER };
+            tokio::spawn(async move {
+                for n in 1..=EACH {
+                    publish(&topics, topic, p * 1000 + n).await;
+                }
+            })
+        })
+        .collect();
+    for publisher in publishers {
+        publisher.await.unwrap();
+    }
+    let per_topic = PUBLISHERS / 2 * EACH;
+    for (first, sub) in [0, 1].into_iter().zip(&mut subs) {
+        let events = receive(sub, per_topic as usize).await;
+        assert_eq!(seqs(&events), (1..=per_topic).collect::<Vec<_>>());
+        let numbers = numbers(&events);
+        for p in (first..PUBLISHERS).step_by(2) {
+            let theirs: Vec<i64> = numbers.iter().copied().filter(|n| n / 1000 == p).collect();
+            assert_eq!(theirs, (p * 1000 + 1..=p * 1000 + EACH).collect::<Vec<_>>());
+        }
+        nothing_more(sub).await;
+    }
+    // Polled once, then dropped (unless the storing task, on another thread, was quicker).
+    let _ = timeout(Duration::ZERO, publish(&topics, ROOM, 1)).await;
+    publish(&topics, ROOM, 2).await;
+    publish(&topics, ROOM, 3).await;
+    let [room, _] = &mut subs;
+    assert_eq!(numbers(&receive(room, 1).await), [1]);
+    let here: Vec<Event> = std::iter::from_fn(|| room.try_next()).collect();
+    assert_eq!(numbers(&here), [2, 3]);
+    assert_eq!(room.last_seq(), per_topic + 3);
+    nothing_more(room).await;
+    Ok(())
+}
+
 async fn subscribe_after_replays_from_the_database(t: &TestDb) -> Result {
     let topics = Topics::open(t.db.clone(), Pubsub::InProcess).await.unwrap();
     publish_each(&topics, 1..=10).await;
@@ -307,6 +358,7 @@ backend_tests!(
     publish_then_receive_in_order,
     invalid_topics_are_refused,
     concurrent_publishers_are_received_once_in_order,
+    publishers_of_one_process_are_grouped_in_order,
     subscribe_after_replays_from_the_database,
     a_lagging_subscriber_still_gets_everything,
     a_gap_is_filled_from_the_database,
@@ -436,9 +488,9 @@ fn an_event_is_rendered_once_for_all_its_clones() {
     let event = Event::new(ROOM, 1, r#"{"text":"hi"}"#, 0);
     let delivered = [event.clone(), event.clone(), event];
     let renders = std::cell::Cell::new(0);
-    let render = |event: &Event| -> std::result::Result<String, ()> {
+    let render = |event: &Event| -> std::result::Result<Bytes, ()> {
         renders.set(renders.get() + 1);
-        Ok(format!("frame of {}", event.payload()))
+        Ok(Bytes::from(format!("frame of {}", event.payload())))
     };
     for clone in &delivered {
         let frame = clone.rendered("ws", render).unwrap();
@@ -447,5 +499,10 @@ fn an_event_is_rendered_once_for_all_its_clones() {
     assert_eq!(renders.get(), 1, "rendered once for every clone");
     let other = delivered[0].rendered("line", render).unwrap();
     assert_eq!(&other[..], br#"frame of {"text":"hi"}"#);
-    assert_eq!(renders.get(), 2, "another form is rendered on the spot");
+    assert_eq!(renders.get(), 2, "a second form is rendered once too");
+    delivered[1].rendered("line", render).unwrap();
+    assert_eq!(renders.get(), 2, "and kept");
+    delivered[1].rendered("third", render).unwrap();
+    delivered[2].rendered("third", render).unwrap();
+    assert_eq!(renders.get(), 4, "a third form is rendered on the spot");
 }

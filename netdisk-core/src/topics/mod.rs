@@ -44,6 +44,8 @@
 //! - `store.rs`: the table and its queries. The next `seq` is the topic's last plus one, read
 //!   `FOR UPDATE` on MySQL in the appending transaction; a unique violation on `(topic, seq)` or
 //!   a deadlock (two transactions starting the same new topic) runs the transaction again.
+//! - `group.rs`: group commit: what publishers of a process hand over while a transaction is
+//!   being stored goes into the next one together (a commit syncs the disk on SQLite).
 //! - `local.rs`: the in-process fan-out, a `tokio::sync::broadcast` channel per topic, created by
 //!   its first subscription and dropped with its last, so an idle topic costs nothing and a
 //!   subscription costs one receiver.
@@ -56,16 +58,17 @@
 //! A custom [`Transport`] (given as [`Pubsub::Custom`]) plugs in the same way as Redis; the
 //! tests use one that loses messages on purpose.
 
+mod group;
 mod local;
 mod redis;
 mod store;
 mod subscription;
 
+use std::any::Any;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
 use mini_orm::{Db, Transaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -79,8 +82,6 @@ use local::Hubs;
 
 /// The longest topic, in bytes (the column is `VARCHAR(128)`).
 pub const MAX_TOPIC_LEN: usize = 128;
-/// How many times [`Topics::publish`] runs its transaction when another one takes the same `seq`.
-const PUBLISH_ATTEMPTS: u32 = 20;
 /// How many topics one safety-net query looks at.
 const CHECK_BATCH: usize = 200;
 
@@ -92,8 +93,14 @@ pub struct Event {
     seq: i64,
     payload: Arc<str>,
     created_at: i64,
-    rendered: Arc<OnceLock<(&'static str, Bytes)>>,
+    rendered: Arc<[OnceLock<Rendered>; FORMS]>,
 }
+
+/// How many forms an event keeps ([`Event::rendered`]): one per door that renders it.
+const FORMS: usize = 2;
+
+/// One form of an event, as [`Event::rendered`] keeps it.
+type Rendered = (&'static str, Box<dyn Any + Send + Sync>);
 
 impl PartialEq for Event {
     fn eq(&self, other: &Event) -> bool {
@@ -118,21 +125,29 @@ impl Event {
 
     /// The event rendered as `form` (what a door sends for it, say), made by `render` once for
     /// every subscriber in this process that received this event (the clones of one delivery
-    /// share it) and then shared. One form is kept per event; another form is rendered on
-    /// every call.
-    pub fn rendered<E>(
+    /// share it) and then shared: each call returns a clone, so make `T` cheap to clone
+    /// ([`Bytes`](bytes::Bytes), an `Arc`). The first two forms asked for are kept; a third is rendered on
+    /// every call, as is a form asked for as another type than it was kept as.
+    pub fn rendered<T: Clone + Send + Sync + 'static, E>(
         &self,
         form: &'static str,
-        render: impl FnOnce(&Event) -> Result<String, E>,
-    ) -> Result<Bytes, E> {
-        if let Some((kept, bytes)) = self.rendered.get()
-            && *kept == form
-        {
-            return Ok(bytes.clone());
+        render: impl FnOnce(&Event) -> Result<T, E>,
+    ) -> Result<T, E> {
+        for slot in self.rendered.iter() {
+            let Some((kept, value)) = slot.get() else {
+                let value = render(self)?;
+                // Another subscriber may have kept a form here meanwhile: this one then goes
+                // unkept, which costs a render, not a wrong answer.
+                let _ = slot.set((form, Box::new(value.clone())));
+                return Ok(value);
+            };
+            if *kept == form
+                && let Some(value) = value.downcast_ref::<T>()
+            {
+                return Ok(value.clone());
+            }
         }
-        let bytes = Bytes::from(render(self)?);
-        let _ = self.rendered.set((form, bytes.clone()));
-        Ok(bytes)
+        render(self)
     }
 
     /// The topic, such as `notices` or `chat.room.17`.
@@ -287,6 +302,8 @@ struct Inner {
     hubs: Arc<Hubs>,
     transport: Option<Arc<dyn Transport>>,
     options: Options,
+    /// The events waiting to be stored by [`Topics::publish`].
+    group: group::Group,
 }
 
 impl std::fmt::Debug for Topics {
@@ -330,6 +347,7 @@ impl Topics {
             hubs,
             transport,
             options,
+            group: group::Group::default(),
         });
         if !check_every.is_zero() {
             tokio::spawn(safety_net(Arc::downgrade(&inner), check_every));
@@ -337,37 +355,34 @@ impl Topics {
         Ok(Topics { inner })
     }
 
-    /// Stores `payload` as the next event of `topic` in a transaction of its own (run again when
-    /// another process took the same `seq`), then delivers it to this process's subscribers and
-    /// announces it to the others.
+    /// Stores `payload` as the next event of `topic`, then delivers it to this process's
+    /// subscribers and announces it to the others. The events that other publishers of this
+    /// process hand over while a transaction is being stored are stored together in the next
+    /// one (group commit: see `group.rs`), each group in a transaction of its own that runs
+    /// again when another process took the same `seq`.
+    ///
+    /// Once this future has been polled, the event is stored and announced even if it is
+    /// dropped before it is ready.
     pub async fn publish(
         &self,
         topic: &str,
         payload: &impl Serialize,
     ) -> Result<Event, TopicsError> {
         check_topic(topic)?;
-        let payload = serde_json::to_string(payload)?;
-        let mut attempt = 0;
-        let event = loop {
-            attempt += 1;
-            let outcome = async {
-                let mut tx = self.inner.db.begin().await?;
-                let row = store::append(&mut tx, topic, payload.clone()).await?;
-                tx.commit().await?;
-                Ok::<_, mini_orm::Error>(row)
-            }
-            .await;
-            match outcome {
-                Ok(row) => break Event::from(row),
-                Err(error) if store::is_retryable(&error) && attempt < PUBLISH_ATTEMPTS => {
-                    let pause = rand::random_range(1..=5 * u64::from(attempt));
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
-                Err(error) => return Err(error.into()),
-            }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let request = group::Request {
+            topic: topic.to_owned(),
+            payload: serde_json::to_string(payload)?,
+            reply,
         };
-        self.announce(&event);
-        Ok(event)
+        if self.inner.group.push(request) {
+            let storing = group::Storing::new(self.inner.clone());
+            tokio::spawn(storing.store_waiting());
+        }
+        answer.await.expect(
+            "the storing task answers every event it takes, unless it panicked or its runtime \
+             shut down",
+        )
     }
 
     /// Stores `payload` as the next event of `topic` inside the caller's transaction, for an
@@ -392,10 +407,7 @@ impl Topics {
     /// Delivers a committed event to this process's subscribers and announces it to the other
     /// processes. [`Topics::publish`] does this itself.
     pub fn announce(&self, event: &Event) {
-        self.inner.hubs.deliver(event);
-        if let Some(transport) = &self.inner.transport {
-            transport.announce(event);
-        }
+        self.inner.announce(event);
     }
 
     /// The events of `topic` published from now on.
@@ -504,6 +516,14 @@ impl Outage {
 }
 
 impl Inner {
+    /// See [`Topics::announce`].
+    fn announce(&self, event: &Event) {
+        self.hubs.deliver(event);
+        if let Some(transport) = &self.transport {
+            transport.announce(event);
+        }
+    }
+
     /// One round of the safety net.
     async fn check(&self) -> mini_orm::Result<()> {
         let topics = self.hubs.topics();

@@ -4,7 +4,10 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use super::local::Note;
 use super::{Event, Topics, TopicsError, store};
@@ -85,34 +88,79 @@ impl Subscription {
     /// carries on. An error is the database's while catching up; calling again retries.
     pub async fn next(&mut self) -> Result<Event, TopicsError> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                // The database is authoritative: what it returns after `last` comes next.
-                if event.seq() > self.last {
-                    self.last = event.seq();
-                    return Ok(event);
-                }
-                continue;
+            if let Some(event) = self.next_pending() {
+                return Ok(event);
             }
             if self.behind {
                 self.read_database().await?;
                 continue;
             }
-            match self.receiver.recv().await {
-                Ok(Note::Event(event)) if event.seq() == self.last + 1 => {
-                    self.last = event.seq();
-                    return Ok(event);
-                }
-                // Seen already.
-                Ok(Note::Event(event)) if event.seq() <= self.last => {}
-                // A gap: the missing events are in the database (they committed before this
-                // one), and so is this one.
-                Ok(Note::Event(_)) | Ok(Note::CatchUp) | Err(RecvError::Lagged(_)) => {
-                    self.behind = true;
-                }
+            let note = match self.receiver.recv().await {
+                Ok(note) => note,
+                Err(RecvError::Lagged(_)) => Note::CatchUp,
                 // The hub keeps its sender while this subscription lives.
                 Err(RecvError::Closed) => {
                     unreachable!("a topic's channel outlives its subscriptions")
                 }
+            };
+            if let Some(event) = self.take(note) {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// The next event if it is here already, as [`Subscription::next`] would return it; `None`
+    /// when it is not, or when the database must be read first (which `next` does). Never
+    /// waits, and costs no registration with the topic's channel: for taking what else is
+    /// already here after `next` returned.
+    pub fn try_next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.next_pending() {
+                return Some(event);
+            }
+            if self.behind {
+                return None;
+            }
+            let note = match self.receiver.try_recv() {
+                Ok(note) => note,
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Lagged(_)) => Note::CatchUp,
+                Err(TryRecvError::Closed) => {
+                    unreachable!("a topic's channel outlives its subscriptions")
+                }
+            };
+            if let Some(event) = self.take(note) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next event read from the database, if any.
+    fn next_pending(&mut self) -> Option<Event> {
+        while let Some(event) = self.pending.pop_front() {
+            // The database is authoritative: what it returns after `last` comes next.
+            if event.seq() > self.last {
+                self.last = event.seq();
+                return Some(event);
+            }
+        }
+        None
+    }
+
+    /// What a note from the channel makes of the next event: the event when it is the next
+    /// one; nothing when it was seen already; on a gap, a catch-up note or a lag, nothing, and
+    /// the database is read next (the missing events committed before the one that showed the
+    /// gap, which is there too).
+    fn take(&mut self, note: Note) -> Option<Event> {
+        match note {
+            Note::Event(event) if event.seq() == self.last + 1 => {
+                self.last = event.seq();
+                Some(event)
+            }
+            Note::Event(event) if event.seq() <= self.last => None,
+            Note::Event(_) | Note::CatchUp => {
+                self.behind = true;
+                None
             }
         }
     }

@@ -15,16 +15,16 @@
 pub mod framing;
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::FutureExt as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 
 use super::connection::Limits;
 use super::door::{Door, ServeConnection, Served, Shutdown, loopback};
-use crate::{Caller, Here, LOBBY, Netdisk, RoomSubscription};
+use crate::{Caller, ChatMessage, Here, LOBBY, Netdisk, RoomSubscription};
 use framing::{Framer, Piece};
 
 /// The C/S chat door.
@@ -60,14 +60,35 @@ struct ChatConnection {
     lobby: Option<RoomSubscription>,
     /// Lists the logged-in caller among the lobby's people while the connection is open.
     here: Option<Here>,
+    /// What is being written, kept from one write to the next.
+    outgoing: Vec<u8>,
 }
 
 /// What ended a wait.
 enum Woke {
     Read(std::io::Result<usize>),
     Paused,
-    Heard(crate::Result<crate::ChatMessage>),
+    Heard(crate::Result<Arc<Line>>),
     Stop,
+}
+
+/// A lobby message as this door passes it on, rendered once per message and process (see
+/// `next_rendered`).
+struct Line {
+    /// Who said it (who does not get it back).
+    user: String,
+    /// `1002|nickname|text`, without terminator.
+    text: String,
+}
+
+/// How [`Line`]s are kept with their messages.
+const FORM: &str = "chat-door";
+
+fn render_line(message: &ChatMessage) -> Arc<Line> {
+    Arc::new(Line {
+        user: message.user.clone(),
+        text: format!("1002|{}|{}", message.nickname, message.text),
+    })
 }
 
 impl ChatConnection {
@@ -84,6 +105,7 @@ impl ChatConnection {
             caller: None,
             lobby: None,
             here: None,
+            outgoing: Vec::new(),
         }
     }
 
@@ -101,15 +123,17 @@ impl ChatConnection {
                 () = &mut stopping => Woke::Stop,
                 () = &mut login_deadline, if self.caller.is_none() => Woke::Stop,
                 read = self.reader.read(&mut buf) => Woke::Read(read),
-                _ = tokio::time::sleep(BURST_PAUSE), if self.framer.waits_for_pause() => Woke::Paused,
+                // Made only when polled: a branch's future is made at every wake-up even when
+                // its condition is false, and a timer is a clock read.
+                () = async { tokio::time::sleep(BURST_PAUSE).await }, if self.framer.waits_for_pause() => Woke::Paused,
                 heard = next(&mut self.lobby) => Woke::Heard(heard),
             };
             let pieces = match woke {
                 Woke::Stop | Woke::Read(Ok(0) | Err(_)) => break,
                 Woke::Read(Ok(n)) => self.framer.push(&buf[..n]),
                 Woke::Paused => self.framer.pause().into_iter().collect(),
-                Woke::Heard(Ok(message)) => {
-                    if !self.pass_on(message).await {
+                Woke::Heard(Ok(line)) => {
+                    if !self.pass_on(line).await {
                         break;
                     }
                     continue;
@@ -208,35 +232,35 @@ impl ChatConnection {
         }
     }
 
-    /// Passes `message` on unless the client said it. A client whose messages end with `\n`
+    /// Passes `first` on unless the client said it. A client whose messages end with `\n`
     /// also gets whatever else the lobby already has in the same write (a busy room costs a
     /// write per batch, not per message); a client without terminators gets one message per
     /// write, as it reads them. False when the client is gone or stopped reading.
-    async fn pass_on(&mut self, first: crate::ChatMessage) -> bool {
-        let mut lines = String::new();
+    async fn pass_on(&mut self, first: Arc<Line>) -> bool {
+        let mut lines = std::mem::take(&mut self.outgoing);
+        lines.clear();
         let mut next = Some(first);
         let mut taken = 0;
-        while let Some(message) = next {
-            let mine = self
-                .caller
-                .as_ref()
-                .is_some_and(|c| c.name() == message.user);
+        while let Some(line) = next {
+            let mine = self.caller.as_ref().is_some_and(|c| c.name() == line.user);
             if !mine {
-                lines.push_str(&format!("1002|{}|{}", message.nickname, message.text));
+                lines.extend_from_slice(line.text.as_bytes());
                 if self.newline {
-                    lines.push('\n');
+                    lines.push(b'\n');
                 }
             }
             taken += 1;
             // An error here is met again, and handled, by the serving loop's next wait.
             next = match &mut self.lobby {
-                Some(lobby) if self.newline && taken < MAX_BATCH => {
-                    lobby.next().now_or_never().and_then(Result::ok)
-                }
+                Some(lobby) if self.newline && taken < MAX_BATCH => lobby
+                    .try_next_rendered(FORM, render_line)
+                    .and_then(Result::ok),
                 _ => None,
             };
         }
-        lines.is_empty() || self.send_raw(lines.into_bytes()).await
+        let sent = lines.is_empty() || self.send_raw(&lines).await;
+        self.outgoing = lines;
+        sent
     }
 
     /// Writes one message in the client's style; false when the client is gone or stopped
@@ -246,14 +270,13 @@ impl ChatConnection {
         if self.newline {
             bytes.push(b'\n');
         }
-        self.send_raw(bytes).await
+        self.send_raw(&bytes).await
     }
 
     /// Writes `bytes` as they are, on the terms of [`ChatConnection::send`].
-    async fn send_raw(&mut self, bytes: Vec<u8>) -> bool {
-        let written =
-            tokio::time::timeout(self.limits.stall_timeout, self.writer.write_all(&bytes));
-        matches!(written.await, Ok(Ok(())))
+    async fn send_raw(&mut self, bytes: &[u8]) -> bool {
+        let written = unless_stalled(self.limits.stall_timeout, self.writer.write_all(bytes));
+        matches!(written.await, Some(Ok(())))
     }
 
     async fn close(self) {
@@ -264,10 +287,26 @@ impl ChatConnection {
 }
 
 /// The next message of the lobby, or never when not logged in.
-async fn next(lobby: &mut Option<RoomSubscription>) -> crate::Result<crate::ChatMessage> {
+async fn next(lobby: &mut Option<RoomSubscription>) -> crate::Result<Arc<Line>> {
     match lobby {
-        Some(lobby) => lobby.next().await,
+        Some(lobby) => lobby.next_rendered(FORM, render_line).await,
         None => std::future::pending().await,
+    }
+}
+
+/// Runs `sending` (a write to a chat client, on either door) to its end; `None` when it has not
+/// ended within `limit`: the client stopped reading. The timer is made only when the first poll
+/// does not end it: most writes end at once, and a timer per write and client (a clock read, a
+/// hold on the runtime) was a good part of what a busy room costs.
+pub(crate) async fn unless_stalled<T>(
+    limit: Duration,
+    sending: impl Future<Output = T>,
+) -> Option<T> {
+    let mut sending = std::pin::pin!(sending);
+    let first = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(done) => Some(done),
+        Poll::Pending => tokio::time::timeout(limit, sending).await.ok(),
     }
 }
 

@@ -13,8 +13,7 @@ use axum::extract::{Extension, Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
-use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
+use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -22,6 +21,7 @@ use super::auth::{Member, Visitor};
 use super::pages::{Nav, render, see};
 use super::{App, ConnectionHold};
 use super::{failure, same_origin};
+use crate::server::chat::unless_stalled;
 use crate::{
     Caller, ChatMessage, People, Permission, Person, RoomPeople, RoomSubscription, RoomView,
     ServiceError,
@@ -29,8 +29,9 @@ use crate::{
 
 /// Messages sent on entering a room, and per "earlier" page.
 const PAGE: u64 = 50;
-/// A socket's read buffer: requests are small.
-const READ_BUFFER: usize = 4 * 1024;
+/// A socket's read buffer: requests are small (a longer frame grows it as it needs). tungstenite
+/// zeroes it at every read, which a busy room's sockets attempt after each message they send.
+const READ_BUFFER: usize = 1024;
 /// Most messages written to a socket at once.
 const MAX_BATCH: usize = 64;
 
@@ -263,6 +264,7 @@ async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSock
     let silence_limit = ping_every * 5 / 2;
     let mut ping = tokio::time::interval(ping_every);
     let mut last_heard = tokio::time::Instant::now();
+    let mut frames = Vec::with_capacity(MAX_BATCH);
     loop {
         tokio::select! {
             () = &mut stopping => {
@@ -274,8 +276,8 @@ async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSock
                 if last_heard.elapsed() > silence_limit {
                     return;
                 }
-                let sent = tokio::time::timeout(app.limits.stall_timeout, socket.send(Message::Ping(Default::default())));
-                if !matches!(sent.await, Ok(Ok(()))) {
+                let sent = unless_stalled(app.limits.stall_timeout, socket.send(Message::Ping(Default::default())));
+                if !matches!(sent.await, Some(Ok(()))) {
                     return;
                 }
             }
@@ -294,14 +296,15 @@ async fn talk(app: App, visitor: Option<Caller>, room: Room, mut socket: WebSock
                 Ok(frame) => {
                     // This message and any others already here go out in one write: a busy
                     // room costs a write per batch, not per message.
-                    let mut frames = vec![frame];
+                    frames.push(frame);
                     while frames.len() < MAX_BATCH {
-                        match listening.next_rendered("ws", said).now_or_never() {
+                        match listening.try_next_rendered("ws", said) {
                             Some(Ok(frame)) => frames.push(frame),
+                            // An error is met again, and handled, by the next wait.
                             Some(Err(_)) | None => break,
                         }
                     }
-                    if !send_frames(&app, &mut socket, frames).await {
+                    if !send_frames(&app, &mut socket, &mut frames).await {
                         return;
                     }
                 }
@@ -374,8 +377,10 @@ fn presence(joined: Vec<Person>, left: Vec<String>) -> serde_json::Value {
 }
 
 /// A message's frame (rendered once per message and process: see `next_rendered`).
-fn said(message: &ChatMessage) -> String {
-    json!({ "type": "message", "message": message }).to_string()
+fn said(message: &ChatMessage) -> Utf8Bytes {
+    json!({ "type": "message", "message": message })
+        .to_string()
+        .into()
 }
 
 fn error(error: &ServiceError) -> serde_json::Value {
@@ -387,22 +392,22 @@ fn error(error: &ServiceError) -> serde_json::Value {
 async fn send(app: &App, socket: &mut WebSocket, value: &serde_json::Value) -> bool {
     let sent = socket.send(Message::Text(value.to_string().into()));
     matches!(
-        tokio::time::timeout(app.limits.stall_timeout, sent).await,
-        Ok(Ok(()))
+        unless_stalled(app.limits.stall_timeout, sent).await,
+        Some(Ok(()))
     )
 }
 
-/// Sends rendered text frames with one flush, on the terms of [`send`].
-async fn send_frames(app: &App, socket: &mut WebSocket, frames: Vec<Bytes>) -> bool {
+/// Sends rendered text frames (taking them all from `frames`) with one flush, on the terms of
+/// [`send`].
+async fn send_frames(app: &App, socket: &mut WebSocket, frames: &mut Vec<Utf8Bytes>) -> bool {
     let sent = async {
-        for frame in frames {
-            let text = Utf8Bytes::try_from(frame).map_err(|_| ())?;
-            socket.feed(Message::Text(text)).await.map_err(|_| ())?;
+        for frame in frames.drain(..) {
+            socket.feed(Message::Text(frame)).await?;
         }
-        socket.flush().await.map_err(|_| ())
+        socket.flush().await
     };
     matches!(
-        tokio::time::timeout(app.limits.stall_timeout, sent).await,
-        Ok(Ok(()))
+        unless_stalled(app.limits.stall_timeout, sent).await,
+        Some(Ok(()))
     )
 }

@@ -18,7 +18,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use mini_orm::Model;
 use serde::{Deserialize, Serialize};
 
@@ -111,15 +110,33 @@ impl RoomSubscription {
 
     /// The next message, rendered as `form` by `render`: once for every listener in this
     /// process that hears it, and then shared (a room of a thousand sockets renders each
-    /// message once, not a thousand times). Cancel-safe.
-    pub async fn next_rendered(
+    /// message once, not a thousand times; make `T` cheap to clone). Cancel-safe.
+    pub async fn next_rendered<T: Clone + Send + Sync + 'static>(
         &mut self,
         form: &'static str,
-        render: fn(&ChatMessage) -> String,
-    ) -> Result<Bytes> {
-        let event = self.0.next().await?;
-        event.rendered(form, |event| message(event).map(|said| render(&said)))
+        render: fn(&ChatMessage) -> T,
+    ) -> Result<T> {
+        rendered(&self.0.next().await?, form, render)
     }
+
+    /// The next message as [`RoomSubscription::next_rendered`] gives it, if it is here already
+    /// (`None` otherwise, or when it must be read from the database first: `next_rendered`
+    /// does). For taking, without waiting, what else came with the message just heard.
+    pub fn try_next_rendered<T: Clone + Send + Sync + 'static>(
+        &mut self,
+        form: &'static str,
+        render: fn(&ChatMessage) -> T,
+    ) -> Option<Result<T>> {
+        Some(rendered(&self.0.try_next()?, form, render))
+    }
+}
+
+fn rendered<T: Clone + Send + Sync + 'static>(
+    event: &crate::topics::Event,
+    form: &'static str,
+    render: fn(&ChatMessage) -> T,
+) -> Result<T> {
+    event.rendered(form, |event| message(event).map(|said| render(&said)))
 }
 
 fn message(event: &crate::topics::Event) -> Result<ChatMessage> {
