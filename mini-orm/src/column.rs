@@ -29,10 +29,17 @@ impl<M, T> std::fmt::Debug for Column<M, T> {
 }
 
 /// A boolean condition over the rows of model `M`, combined with `&`, `|` and `!`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Filter<M> {
     pub(crate) expr: Expr,
     _marker: PhantomData<fn() -> M>,
+}
+
+// By hand: a derived `Clone` would ask `M: Clone`, which a model need not be.
+impl<M> Clone for Filter<M> {
+    fn clone(&self) -> Self {
+        Filter::new(self.expr.clone())
+    }
 }
 
 /// The untyped tree behind a [`Filter`].
@@ -139,11 +146,22 @@ pub struct Order<M> {
 }
 
 /// One `SET` clause of a conditional update.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Assignment<M> {
     pub(crate) column: &'static str,
     pub(crate) change: Change,
     _marker: PhantomData<fn() -> M>,
+}
+
+// By hand, as for `Filter`.
+impl<M> Clone for Assignment<M> {
+    fn clone(&self) -> Self {
+        Assignment {
+            column: self.column,
+            change: self.change.clone(),
+            _marker: PhantomData,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -14,6 +14,10 @@ use crate::search::{self, Search};
 use crate::sql::dml;
 use crate::table::{Table, TableDef};
 
+/// How many times [`Model::upsert`] runs its own transaction when MySQL rolls it back to break a
+/// deadlock (racing upserts of one new row can lock each other's gaps).
+const UPSERT_ATTEMPTS: u32 = 8;
+
 /// A struct mapped to a table, with the operations on its rows. Implement it with
 /// `#[derive(Model)]`, which implements [`Table`] (the description of the table); every
 /// [`Table`] is a `Model`.
@@ -92,6 +96,11 @@ pub trait Model: Table {
     /// or update, never lose one another's update. `existing` must match the row the insert
     /// collided with: when it matches none, the error is [`Error::InvalidQuery`] and nothing is
     /// written. The update does not re-index searchable fields (as [`Select::update`]).
+    ///
+    /// Racing upserts of one new row can deadlock on MySQL (each `INSERT` waits on the other's
+    /// lock); InnoDB rolls one back. In a transaction of its own, the upsert then runs again (up
+    /// to a few times, after a short pause); in the caller's transaction, the
+    /// [`Error::Deadlock`] is the caller's, whose whole transaction was rolled back.
     fn upsert(
         &mut self,
         mut exec: impl Executor,
@@ -102,10 +111,25 @@ pub trait Model: Table {
             match exec.target() {
                 Target::Tx(tx) => upsert_in(self, tx, existing, assignments).await,
                 Target::Db(db) => {
-                    let mut tx = db.begin().await?;
-                    let done = upsert_in(self, &mut tx, existing, assignments).await?;
-                    tx.commit().await?;
-                    Ok(done)
+                    let assignments: Vec<Assignment<Self>> = assignments.into_iter().collect();
+                    let mut attempt = 1;
+                    loop {
+                        let mut tx = db.begin().await?;
+                        let done =
+                            upsert_in(self, &mut tx, existing.clone(), assignments.clone()).await;
+                        let outcome = match done {
+                            Ok(done) => tx.commit().await.map(|()| done),
+                            Err(error) => Err(error),
+                        };
+                        match outcome {
+                            Err(error) if error.is_deadlock() && attempt < UPSERT_ATTEMPTS => {
+                                attempt += 1;
+                                let pause = 2 * u64::from(attempt);
+                                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                            }
+                            outcome => return outcome,
+                        }
+                    }
                 }
             }
         }
