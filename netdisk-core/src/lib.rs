@@ -52,7 +52,7 @@ pub use service::{
     NoticeSubscription, NoticeView, Notices, NotificationKind, NotificationSubscription,
     NotificationView, People, PeopleNow, Permission, Person, PersonCard, PhotoPage, PhotoView,
     Photos, PictureFormat, PictureLimits, PictureRef, Profile, RecordView, ReportedComment,
-    ReportedPhoto, Role, RoomPeople, RoomSubscription, RoomView, SEARCH_PAGE, SiteCounts, Social,
-    StartupReport, StoredContent, TagFound, Transfer, UploadKind, UploadProgress, Uploads,
+    ReportedPhoto, Reports, Role, RoomPeople, RoomSubscription, RoomView, SEARCH_PAGE, SiteCounts,
+    Social, StartupReport, StoredContent, TagFound, Transfer, UploadKind, UploadProgress, Uploads,
     UserType, VariantKind, Viewing, ViewingContent, parse_tags,
 };

@@ -67,7 +67,7 @@ pub use photos::{
 pub(crate) use social::MAX_PEOPLE_PAGE;
 pub use social::{
     Collected, CommentView, MAX_COMMENT_CHARS, NotificationKind, NotificationSubscription,
-    NotificationView, PersonCard, ReportedComment, Social,
+    NotificationView, PersonCard, ReportedComment, Reports, Social,
 };
 pub use transfer::{StoredContent, Transfer};
 pub use uploads::{Appended, NewUpload, UploadKind, UploadProgress, Uploads};

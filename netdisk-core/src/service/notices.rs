@@ -12,7 +12,7 @@ use super::cache::ReadCache;
 use super::{Caller, Shared, UserType, check_text, page};
 use crate::error::{Result, ServiceError};
 use crate::models::Notice;
-use crate::topics::{Subscription, Topics, TopicsError};
+use crate::topics::{Subscription, Topics, TopicsError, retrying};
 
 /// Longest notice title, in characters.
 const MAX_TITLE_CHARS: usize = 255;
@@ -20,9 +20,6 @@ const MAX_TITLE_CHARS: usize = 255;
 const MAX_CONTENT_CHARS: usize = 65_536;
 /// The topic notices are pushed on.
 const NOTICE_TOPIC: &str = "notices";
-/// How many times a publication is run again when its transaction lost a race for the topic's
-/// next sequence number.
-const PUBLISH_ATTEMPTS: u32 = 20;
 
 /// A notice as clients see it (and as the `notices` topic carries it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,40 +92,32 @@ impl Notices {
                 "a notice has at most {MAX_CONTENT_CHARS} characters"
             )));
         }
-        let mut notice = Notice {
+        let notice = Notice {
             id: 0,
             title: title.to_owned(),
             content: content.to_owned(),
             create_time: self.shared.now_text(),
             user_id: caller.user_id,
         };
-        let mut attempt = 1;
-        loop {
-            match self.store(&mut notice).await {
-                Ok(()) => {
-                    self.pages.clear(|_, _| true);
-                    return Ok(notice.id);
-                }
-                Err(e) if e.is_retryable() && attempt < PUBLISH_ATTEMPTS => {
-                    attempt += 1;
-                    let pause = rand::random_range(1..=5 * u64::from(attempt));
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let id = retrying(|| self.store(&notice)).await?;
+        self.pages.clear(|_, _| true);
+        Ok(id)
     }
 
-    /// Inserts `notice` and its event in one transaction, then announces the event.
-    async fn store(&self, notice: &mut Notice) -> std::result::Result<(), TopicsError> {
+    /// Inserts a copy of `notice` and its event in one transaction, then announces the event;
+    /// returns the notice's id.
+    async fn store(&self, notice: &Notice) -> std::result::Result<i64, TopicsError> {
         let mut tx = self.shared.db.begin().await?;
-        notice.id = 0;
+        let mut notice = notice.clone();
         notice.save(&mut tx).await?;
-        let view = NoticeView::from(notice.clone());
-        let event = self.topics.append(&mut tx, NOTICE_TOPIC, &view).await?;
+        let id = notice.id;
+        let event = self
+            .topics
+            .append(&mut tx, NOTICE_TOPIC, &NoticeView::from(notice))
+            .await?;
         tx.commit().await?;
         self.topics.announce(&event);
-        Ok(())
+        Ok(id)
     }
 
     /// A page of notices, newest first. Any logged-in caller.

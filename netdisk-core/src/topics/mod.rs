@@ -203,6 +203,29 @@ impl TopicsError {
     }
 }
 
+/// How many times [`retrying`] runs a transaction that appends events.
+const APPEND_ATTEMPTS: u32 = 20;
+
+/// Runs `work` (a transaction that [`Topics::append`]s, with its announce) again while it fails
+/// with [`TopicsError::is_retryable`] (another process took the same `seq`), after a short
+/// random pause that grows with each attempt, up to 20 attempts in all.
+pub async fn retrying<T, F>(mut work: impl FnMut() -> F) -> Result<T, TopicsError>
+where
+    F: Future<Output = Result<T, TopicsError>>,
+{
+    let mut attempt = 1;
+    loop {
+        match work().await {
+            Err(error) if error.is_retryable() && attempt < APPEND_ATTEMPTS => {
+                attempt += 1;
+                let pause = rand::random_range(1..=5 * u64::from(attempt));
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 impl From<TopicsError> for ServiceError {
     fn from(error: TopicsError) -> Self {
         match error {

@@ -13,6 +13,7 @@ use crate::error::{Result, ServiceError};
 use crate::models::{Comment, Notification, Photo, Report, User};
 use crate::service::Caller;
 use crate::service::accounts::Ability;
+use crate::service::photos::{ReportedPhoto, SiteCounts};
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 1000;
@@ -207,7 +208,32 @@ pub struct ReportedComment {
     pub reasons: Vec<String>,
 }
 
+/// The moderators' dashboard: the counts, and the reported photos and comments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reports {
+    /// How many people, photos, comments and reports there are.
+    pub counts: SiteCounts,
+    /// The reported photos, the most reported first.
+    pub photos: Vec<ReportedPhoto>,
+    /// The reported comments, the most reported first.
+    pub comments: Vec<ReportedComment>,
+}
+
 impl Social {
+    /// The moderators' dashboard. Moderators only.
+    pub async fn reports(&self, caller: &Caller) -> Result<Reports> {
+        let (counts, photos, comments) = tokio::try_join!(
+            self.photos.counts(caller),
+            self.photos.reported(caller),
+            self.reported_comments(caller)
+        )?;
+        Ok(Reports {
+            counts,
+            photos,
+            comments,
+        })
+    }
+
     /// Reports comment `id` to the moderators, for `reason`. Anyone logged in; once per person.
     pub async fn report_comment(&self, caller: &Caller, id: i64, reason: &str) -> Result<()> {
         let reason = crate::service::photos::check_reason(reason)?;

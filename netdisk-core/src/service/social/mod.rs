@@ -20,7 +20,7 @@ use mini_orm::Model;
 use serde::Serialize;
 
 pub use collects::Collected;
-pub use comments::{CommentView, MAX_COMMENT_CHARS, ReportedComment};
+pub use comments::{CommentView, MAX_COMMENT_CHARS, ReportedComment, Reports};
 pub use notifications::{NotificationKind, NotificationSubscription, NotificationView};
 
 use super::accounts::{Ability, Accounts};

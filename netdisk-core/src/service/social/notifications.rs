@@ -11,11 +11,8 @@ use crate::clock::format_local;
 use crate::error::{Result, ServiceError};
 use crate::models::{Notification, User};
 use crate::service::Caller;
-use crate::topics::{Subscription, TopicsError};
+use crate::topics::{Subscription, TopicsError, retrying};
 
-/// How many times a notification is written again when another process took its event's
-/// sequence number.
-const WRITE_ATTEMPTS: u32 = 20;
 /// Largest page of notifications.
 pub const MAX_NOTIFICATION_PAGE: u64 = 100;
 
@@ -160,18 +157,7 @@ impl Social {
         if new.reader == new.actor.user_id() {
             return Ok(());
         }
-        let mut attempt = 1;
-        loop {
-            match self.write(&new).await {
-                Ok(()) => return Ok(()),
-                Err(e) if e.is_retryable() && attempt < WRITE_ATTEMPTS => {
-                    attempt += 1;
-                    let pause = rand::random_range(1..=5 * u64::from(attempt));
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok(retrying(|| self.write(&new)).await?)
     }
 
     async fn write(&self, new: &New<'_>) -> std::result::Result<(), TopicsError> {

@@ -154,10 +154,11 @@ async fn remove_tag(
     ok(tags.map(|tags| json!({ "tags": tags })))
 }
 
+/// Why something is reported (may be empty).
 #[derive(Deserialize)]
-struct Reason {
+pub(super) struct Reason {
     #[serde(default)]
-    reason: String,
+    pub reason: String,
 }
 
 async fn report(
@@ -169,16 +170,17 @@ async fn report(
     done(app.netdisk.photos().report(&caller, id, &body.reason).await)
 }
 
+/// A page of a newest-first list: below `before` (the last page's `next`), at most `limit`.
 #[derive(Deserialize)]
-struct Paging {
-    before: Option<i64>,
-    limit: Option<u64>,
+pub(super) struct Keyset {
+    pub before: Option<i64>,
+    pub limit: Option<u64>,
 }
 
 async fn by_person(
     State(app): State<App>,
     Path(name): Path<String>,
-    Query(paging): Query<Paging>,
+    Query(paging): Query<Keyset>,
 ) -> Response {
     let limit = paging.limit.unwrap_or(crate::MAX_PHOTO_PAGE);
     page_json(
@@ -192,7 +194,7 @@ async fn by_person(
 async fn tagged(
     State(app): State<App>,
     Path(name): Path<String>,
-    Query(paging): Query<Paging>,
+    Query(paging): Query<Keyset>,
 ) -> Response {
     let limit = paging.limit.unwrap_or(crate::MAX_PHOTO_PAGE);
     page_json(

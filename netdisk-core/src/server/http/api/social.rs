@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::super::App;
 use super::super::auth::{ApiCaller, Visitor};
-use super::photos::page_json;
+use super::photos::{Keyset, Reason, page_json};
 use super::{answer, done, ok};
 
 pub(super) fn routes() -> Router<App> {
@@ -62,16 +62,10 @@ async fn card(
     ok(app.netdisk.social().card(visitor.as_ref(), &name).await)
 }
 
-#[derive(Deserialize)]
-struct Paging {
-    before: Option<i64>,
-    limit: Option<u64>,
-}
-
 async fn followers(
     State(app): State<App>,
     Path(name): Path<String>,
-    Query(paging): Query<Paging>,
+    Query(paging): Query<Keyset>,
 ) -> Response {
     let limit = paging.limit.unwrap_or(crate::service::MAX_PEOPLE_PAGE);
     ok(app.netdisk.social().followers(&name, limit).await)
@@ -80,7 +74,7 @@ async fn followers(
 async fn following(
     State(app): State<App>,
     Path(name): Path<String>,
-    Query(paging): Query<Paging>,
+    Query(paging): Query<Keyset>,
 ) -> Response {
     let limit = paging.limit.unwrap_or(crate::service::MAX_PEOPLE_PAGE);
     ok(app.netdisk.social().following(&name, limit).await)
@@ -89,7 +83,7 @@ async fn following(
 async fn collection(
     State(app): State<App>,
     Path(name): Path<String>,
-    Query(paging): Query<Paging>,
+    Query(paging): Query<Keyset>,
 ) -> Response {
     let limit = paging.limit.unwrap_or(crate::MAX_PHOTO_PAGE);
     page_json(
@@ -164,12 +158,6 @@ async fn delete_comment(
     done(app.netdisk.social().delete_comment(&caller, id).await)
 }
 
-#[derive(Deserialize)]
-struct Reason {
-    #[serde(default)]
-    reason: String,
-}
-
 async fn report_comment(
     State(app): State<App>,
     ApiCaller(caller): ApiCaller,
@@ -186,21 +174,13 @@ async fn report_comment(
 
 /// The moderators' dashboard as JSON: `{"counts", "photos", "comments"}`.
 async fn reports(State(app): State<App>, ApiCaller(caller): ApiCaller) -> Response {
-    let (photos, social) = (app.netdisk.photos(), app.netdisk.social());
-    let found = tokio::try_join!(
-        photos.counts(&caller),
-        photos.reported(&caller),
-        social.reported_comments(&caller)
-    );
-    ok(found.map(|(counts, photos, comments)| {
-        json!({ "counts": counts, "photos": photos, "comments": comments })
-    }))
+    ok(app.netdisk.social().reports(&caller).await)
 }
 
 async fn home(
     State(app): State<App>,
     ApiCaller(caller): ApiCaller,
-    Query(paging): Query<Paging>,
+    Query(paging): Query<Keyset>,
 ) -> Response {
     let limit = paging.limit.unwrap_or(crate::MAX_PHOTO_PAGE);
     page_json(
@@ -214,7 +194,7 @@ async fn home(
 async fn notifications(
     State(app): State<App>,
     ApiCaller(caller): ApiCaller,
-    Query(paging): Query<Paging>,
+    Query(paging): Query<Keyset>,
 ) -> Response {
     let limit = paging.limit.unwrap_or(50);
     ok(app

@@ -15,7 +15,7 @@ use super::super::auth::Member;
 use super::super::content::picture_url;
 use super::super::failure;
 use super::{Nav, render, see};
-use crate::{ReportedComment, ReportedPhoto, SiteCounts};
+use crate::{ReportedComment, ReportedPhoto, Reports, SiteCounts};
 
 pub(super) fn routes() -> Router<App> {
     Router::new()
@@ -34,17 +34,15 @@ struct Dashboard {
 
 async fn dashboard(State(app): State<App>, Member(caller): Member) -> Response {
     let nav = Nav::of(&caller, "reports");
-    let (photos, social) = (app.netdisk.photos(), app.netdisk.social());
-    let found = tokio::try_join!(
-        photos.counts(&caller),
-        photos.reported(&caller),
-        social.reported_comments(&caller)
-    );
-    match found {
-        Ok((counts, reported, comments)) => render(&Dashboard {
+    match app.netdisk.social().reports(&caller).await {
+        Ok(Reports {
+            counts,
+            photos,
+            comments,
+        }) => render(&Dashboard {
             nav,
             counts,
-            photos: reported
+            photos: photos
                 .into_iter()
                 .map(|r| {
                     let small = picture_url(r.photo.id, &r.photo.small);
