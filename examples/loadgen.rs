@@ -11,6 +11,7 @@
 //! cargo run --release -p examples --example loadgen -- writes
 //! cargo run --release -p examples --example loadgen -- http      # needs nginx to compare with
 //! cargo run --release -p examples --example loadgen -- chat
+//! cargo run --release -p examples --example loadgen -- photos
 //! cargo run --release -p examples --example loadgen -- --server 127.0.0.1:8080 small
 //! ```
 //!
@@ -23,6 +24,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[path = "loadgen/baseline.rs"]
@@ -47,6 +49,10 @@ mod http_pages;
 mod idle;
 #[path = "loadgen/nginx.rs"]
 mod nginx;
+#[path = "loadgen/photo_seed.rs"]
+mod photo_seed;
+#[path = "loadgen/photos.rs"]
+mod photos;
 #[path = "loadgen/proto.rs"]
 mod proto;
 #[path = "loadgen/setup.rs"]
@@ -132,6 +138,11 @@ enum Mode {
     /// sockets. Targets: delay p99 under 50 ms with none lost; at least half the floor's
     /// deliveries/s; RSS under 200 MiB with N = 10 000.
     Chat(chat::Opts),
+    /// The photo site (issue 18): a site of P people, N photos and F follows and as many
+    /// comments seeded into the database, then C clients alternating their home feed and a
+    /// search; then the same during a burst of U uploads of 12-megapixel photos. Targets: home
+    /// and search p99 under 20 ms with 16 clients; page p99 under 50 ms during 50 uploads.
+    Photos(photos::Opts),
 }
 
 impl Mode {
@@ -144,6 +155,7 @@ impl Mode {
             Mode::Writes(_) => "writes",
             Mode::Http(_) => "http",
             Mode::Chat(_) => "chat",
+            Mode::Photos(_) => "photos",
         }
     }
 
@@ -166,6 +178,7 @@ impl Mode {
             Mode::Writes(opts) => needs.connections = opts.readers + opts.registrars + 1,
             Mode::Http(opts) => needs = opts.needs(),
             Mode::Chat(opts) => needs = opts.needs(),
+            Mode::Photos(opts) => needs = opts.needs(),
         }
         needs
     }
@@ -222,11 +235,19 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let work = tempfile::Builder::new().prefix("loadgen-").tempdir()?;
-    let target = target::Target::start(&cli.common, work.path(), cli.mode.needs()).await?;
     let run = format!(
         "{:x}",
         SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() & 0xff_ffff
     );
+    let seed = u64::from_str_radix(&run, 16).unwrap_or(1);
+    let site = match &cli.mode {
+        Mode::Photos(opts) => {
+            let data = work.path().join(target::DATA_DIR);
+            Some(photos::prepare(&cli.common, &data, opts, seed).await?)
+        }
+        _ => None,
+    };
+    let target = target::Target::start(&cli.common, work.path(), cli.mode.needs()).await?;
     let mut ctx = setup::Ctx {
         common: cli.common,
         target,
@@ -248,6 +269,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Mode::Writes(opts) => writes::run(&ctx, opts).await,
         Mode::Http(opts) => http::run(&ctx, opts).await,
         Mode::Chat(opts) => chat::run(&ctx, opts).await,
+        Mode::Photos(opts) => {
+            let site = site
+                .as_ref()
+                .context("the photo site is seeded before the server")?;
+            photos::run(&ctx, opts, site).await
+        }
     };
     ctx.target.stop().await;
     let checks = checks?;

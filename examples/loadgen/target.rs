@@ -20,6 +20,10 @@ const USER_HZ: f64 = 100.0;
 /// How long the spawned server gets to print where it listens.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The spawned server's data directory, inside loadgen's scratch directory (a mode may fill it
+/// before the server starts).
+pub const DATA_DIR: &str = "data";
+
 /// What the spawned server needs beyond the defaults.
 #[derive(Debug, Clone, Default)]
 pub struct ServerNeeds {
@@ -99,7 +103,7 @@ impl Target {
              `cargo build --release -p examples --bin server && cargo build --release -p examples --examples`",
             server.display()
         );
-        let data = work.join("data");
+        let data = work.join(DATA_DIR);
         std::fs::create_dir_all(&data)?;
         let log_path = work.join("server.log");
         let log = std::fs::File::create(&log_path)?;

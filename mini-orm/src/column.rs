@@ -55,9 +55,12 @@ pub(crate) enum Expr {
         values: Vec<Value<'static>>,
         negated: bool,
     },
+    /// `column LIKE pattern`, or `LOWER(column) LIKE pattern` with `ignore_case` (the pattern
+    /// lowercased already).
     Like {
         column: &'static str,
         pattern: String,
+        ignore_case: bool,
     },
     IsNull {
         column: &'static str,
@@ -372,12 +375,25 @@ impl<M, T: Textual> Column<M, T> {
         Filter::new(Expr::Like {
             column: self.name,
             pattern: pattern.into(),
+            ignore_case: false,
         })
     }
 
     /// The column contains `text` literally (its `%`, `_` and `\` have no special meaning).
     pub fn contains(self, text: &str) -> Filter<M> {
         self.like(format!("%{}%", escape_like(text)))
+    }
+
+    /// The column contains `text` literally, whatever the case of either: `LOWER(column) LIKE`
+    /// the lowercased text. Which letters have a case: every letter on MySQL; on SQLite, whose
+    /// `LOWER` folds only ASCII, `A` to `Z` (`É` in the column is not found by `é`). The column's
+    /// index is not used (the lowered value is not indexed); neither is it by `contains`.
+    pub fn contains_ignoring_case(self, text: &str) -> Filter<M> {
+        Filter::new(Expr::Like {
+            column: self.name,
+            pattern: format!("%{}%", escape_like(&text.to_lowercase())),
+            ignore_case: true,
+        })
     }
 
     /// The column starts with `text` literally.

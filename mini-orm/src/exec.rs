@@ -94,9 +94,35 @@ impl Db {
     pub async fn create_table<M: Table>(&self) -> Result<()> {
         let mut statements = schema::create_table(self.backend(), M::DEF);
         if !M::SEARCHABLE.is_empty() {
+            self.upgrade_terms_table().await?;
             statements.extend(search::create_terms_table(self.backend()));
         }
         self.run_ddl(statements).await
+    }
+
+    /// Rebuilds a SQLite term table of the first form in the current one, rows kept, in one
+    /// transaction (once: afterwards the table is of the current form).
+    async fn upgrade_terms_table(&self) -> Result<()> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(());
+        }
+        let first_form = async |exec: &mut Transaction| -> Result<bool> {
+            let sql = Statement::text(search::SQLITE_TERMS_TABLE_SQL.to_owned(), Vec::new());
+            let existing: Vec<(String,)> = fetch(exec, sql).await?;
+            Ok(existing
+                .first()
+                .is_some_and(|(sql,)| search::is_first_sqlite_form(sql)))
+        };
+        let mut tx = self.begin().await?;
+        // Asked inside the transaction: another process may have rebuilt it meanwhile.
+        if !first_form(&mut tx).await? {
+            return Ok(());
+        }
+        tracing::info!("rebuilding the full-text term table in its current form");
+        for statement in search::upgrade_sqlite_terms_table() {
+            execute(&mut tx, Statement::text(statement, Vec::new())).await?;
+        }
+        tx.commit().await
     }
 
     /// Drops `M`'s table if it exists, and, when `M` has searchable fields, removes its rows'

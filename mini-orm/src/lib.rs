@@ -74,8 +74,8 @@
 //! | `after(key, cursor)` | `… AND key < ?` (descending) / `> ?`, `ORDER BY key` | the same |
 //! | `join(on)` | `SELECT t.…, u.… FROM t JOIN u ON … WHERE … ORDER BY t.… LIMIT ?` | the same |
 //! | `FIELD_REF.load(rows)` / `children_of(keys)` | `SELECT … FROM parent WHERE id IN (…)` / `… FROM child WHERE fk IN (…)` | the same |
-//! | `M::search(q)` | `SELECT t.… FROM t JOIN (SELECT row_id, COUNT(*), SUM(weight) FROM mini_orm_terms WHERE tbl = ? AND term IN (…) GROUP BY row_id) m ON … ORDER BY …` | the same |
-//! | writes of a searchable model | the row's statement, then `DELETE FROM mini_orm_terms WHERE tbl = ? AND row_id = ?` and `INSERT INTO mini_orm_terms … VALUES …`, in one transaction | the same |
+//! | `M::search(q)` | `SELECT t.… FROM t JOIN (… (SELECT row_id, weight FROM mini_orm_terms WHERE tbl = ? AND term = ? ORDER BY row_id DESC LIMIT n) UNION ALL … GROUP BY row_id ORDER BY … LIMIT ? OFFSET ?) p ON … ORDER BY …` | the same |
+//! | writes of a searchable model | the row's statement, then `DELETE FROM mini_orm_terms INDEXED BY … WHERE tbl = ? AND row_id = ?` and `INSERT INTO mini_orm_terms … VALUES …`, in one transaction | the same, without `INDEXED BY` |
 //! | `Migrations::run` | `BEGIN IMMEDIATE` per migration, recheck `mini_orm_migrations`, its steps, `INSERT` of the version, `COMMIT` | `GET_LOCK(…)` held for the run, each step, `INSERT` of the version, `RELEASE_LOCK(…)` |
 //! | `create_table` | `CREATE TABLE IF NOT EXISTS … STRICT` (foreign keys inline) + `CREATE INDEX IF NOT EXISTS …` | `CREATE TABLE IF NOT EXISTS … ENGINE=InnoDB … utf8mb4_bin` with `KEY`s and `FOREIGN KEY`s |
 //!

@@ -12,7 +12,8 @@
 //! (creates the term table) and [`Db::drop_table`](crate::Db::drop_table) (removes the table's
 //! terms). Bulk writes through [`Select::update`](crate::Select::update) and
 //! [`Select::delete`](crate::Select::delete), and raw SQL, do not: rows deleted that way never
-//! show in results (a search joins the model's table), but rows whose searchable text is changed
+//! show in results (a search joins the model's table; a page may then hold fewer rows than its
+//! limit), but rows whose searchable text is changed
 //! that way are found by their old words until they are saved through [`Model::update`].
 
 use std::marker::PhantomData;
@@ -25,7 +26,9 @@ use crate::sql::search as sql;
 /// A search of `M`'s rows, started by [`Model::search`]: the rows that have any of the query's
 /// terms, those with the most distinct terms first, then those where they occur most often,
 /// then the newest (highest primary key). Every row by default; [`Search::limit`] and
-/// [`Search::offset`] page them.
+/// [`Search::offset`] page them. A search costs the same however common its words are: each
+/// term brings its newest rows, 4 096 in all (at least 256 a term), so a word in more rows
+/// than that finds its best matches among its newest.
 ///
 /// ```
 /// # use mini_orm::{Db, Model};

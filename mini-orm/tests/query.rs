@@ -137,6 +137,15 @@ async fn like_is_case_sensitive_and_contains_escapes_wildcards(t: &TestDb) -> Re
     assert_eq!(names(&run(User::NAME.contains("0%")).await?), ["100%"]);
     assert_eq!(names(&run(User::NAME.contains("_")).await?), ["a_b"]);
     assert_eq!(names(&run(User::NAME.starts_with("C")).await?), ["Cat"]);
+    // Without case: upper and lower case alike, on either side; wildcards still literal.
+    assert_eq!(
+        names(&run(User::NAME.contains_ignoring_case("CAT")).await?),
+        ["Cat", "cat", "concat"]
+    );
+    assert_eq!(
+        names(&run(User::NAME.contains_ignoring_case("A_B")).await?),
+        ["a_b"]
+    );
     Ok(())
 }
 

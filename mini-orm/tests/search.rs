@@ -130,6 +130,59 @@ async fn results_are_paged(t: &TestDb) -> Result<()> {
     Ok(())
 }
 
+async fn a_common_word_is_ranked_among_its_newest_rows(t: &TestDb) -> Result<()> {
+    t.db.create_table::<Post>().await?;
+    // The oldest post says "tide" three times; 4 096 newer ones say it once.
+    let mut rows = vec![post("tide tide tide moon")];
+    rows.extend((0..4096).map(|i| post(&format!("tide {i}"))));
+    Post::insert_all(&t.db, &rows).await?;
+    let best = Post::search("tide").limit(2).all(&t.db).await?;
+    assert_eq!(
+        titles(&best),
+        ["tide 4095", "tide 4094"],
+        "the oldest is past the word's window of 4 096 rows"
+    );
+    assert_eq!(Post::search("tide").all(&t.db).await?.len(), 4096);
+    assert_eq!(found(&t.db, "moon").await?, ["tide tide tide moon"]);
+    Ok(())
+}
+
+async fn a_term_table_of_the_first_form_is_rebuilt_with_its_rows(t: &TestDb) -> Result<()> {
+    if t.db.backend() != mini_orm::Backend::Sqlite {
+        return Ok(()); // MySQL's term table was clustered on its key from the start
+    }
+    // The first form: a rowid table with a unique index, holding a row's terms.
+    for sql in [
+        "CREATE TABLE mini_orm_terms (tbl TEXT NOT NULL, row_id INTEGER NOT NULL, \
+         term TEXT NOT NULL, weight INTEGER NOT NULL) STRICT",
+        "CREATE UNIQUE INDEX mini_orm_terms_term_key ON mini_orm_terms (tbl, term, row_id)",
+        "CREATE INDEX mini_orm_terms_row_idx ON mini_orm_terms (row_id, tbl)",
+        "INSERT INTO mini_orm_terms VALUES ('post', 1, 'lake', 1)",
+    ] {
+        raw(sql).execute(&t.db).await?;
+    }
+    t.db.create_table::<Post>().await?;
+    t.db.create_table::<Post>().await?; // once rebuilt, left alone
+    raw("INSERT INTO post (id, title, views) VALUES (1, 'Lake', 0)")
+        .execute(&t.db)
+        .await?;
+    assert_eq!(
+        found(&t.db, "lake").await?,
+        ["Lake"],
+        "the old term row kept"
+    );
+    let (sql,): (String,) =
+        raw("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'mini_orm_terms'")
+            .fetch_one(&t.db)
+            .await?;
+    assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+    let mut p = post("lake again");
+    p.save(&t.db).await?;
+    p.delete(&t.db).await?;
+    assert_eq!(term_rows(&t.db).await?, 1, "rows' terms kept in step");
+    Ok(())
+}
+
 async fn an_update_replaces_the_old_terms(t: &TestDb) -> Result<()> {
     let mut posts = setup(&t.db, &["old words", "other"]).await?;
     let before = term_rows(&t.db).await?;
@@ -263,6 +316,8 @@ backend_tests!(
     rows_with_more_query_terms_rank_first,
     more_occurrences_rank_before_newer_rows,
     results_are_paged,
+    a_common_word_is_ranked_among_its_newest_rows,
+    a_term_table_of_the_first_form_is_rebuilt_with_its_rows,
     an_update_replaces_the_old_terms,
     a_delete_removes_the_terms,
     a_rolled_back_transaction_leaves_no_terms,

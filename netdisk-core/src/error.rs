@@ -63,7 +63,7 @@ pub enum ServiceError {
         wait_secs: u64,
     },
     /// Too many messages too fast: the sender is slowed down.
-    #[error("slow down: you may send again in {retry_after_ms} ms")]
+    #[error("slow down: you may try again in {}", wait_text(*retry_after_ms))]
     TooFast {
         /// Milliseconds until the next message is accepted.
         retry_after_ms: u64,
@@ -78,6 +78,15 @@ pub enum ServiceError {
     /// Anything else: a bug, a full disk, a database error that should not happen.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A wait for people to read: `750 ms`, `42 s`, `9 min` (rounded up).
+fn wait_text(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms} ms"),
+        1000..120_000 => format!("{} s", ms.div_ceil(1000)),
+        _ => format!("{} min", ms.div_ceil(60_000)),
+    }
 }
 
 impl ServiceError {
@@ -137,5 +146,18 @@ impl From<StorageError> for ServiceError {
             )),
             other => ServiceError::Internal(Box::new(other)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServiceError;
+
+    #[test]
+    fn waits_read_in_the_unit_that_suits_them() {
+        let text = |ms| ServiceError::TooFast { retry_after_ms: ms }.to_string();
+        assert_eq!(text(250), "slow down: you may try again in 250 ms");
+        assert_eq!(text(59_001), "slow down: you may try again in 60 s");
+        assert_eq!(text(600_000), "slow down: you may try again in 10 min");
     }
 }

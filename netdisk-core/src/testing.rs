@@ -1,5 +1,6 @@
-//! What tests of this crate and of the crates on it share (the `testing` feature): a Redis
-//! server of a test's own, to stop and start under a running system.
+//! What tests and benchmarks of this crate and of the crates on it share (the `testing`
+//! feature): a Redis server of a test's own, to stop and start under a running system, and
+//! pictures that compress like photos.
 
 use std::time::Duration;
 
@@ -78,4 +79,31 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A `width`×`height` JPEG at quality 92 that compresses like a photo: smooth light and shade
+/// with fine grain on top (a flat synthetic picture would decode unrealistically fast). The
+/// same `seed` gives the same bytes.
+pub fn photo_like_jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    use image::{ImageEncoder, Rgb, RgbImage};
+    let mut noise = seed.wrapping_mul(2_654_435_761).max(1);
+    let picture = RgbImage::from_fn(width, height, |x, y| {
+        noise ^= noise << 13;
+        noise ^= noise >> 17;
+        noise ^= noise << 5;
+        let grain = (noise % 48) as f32 - 24.0;
+        let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
+        let light = 120.0 + 90.0 * ((fx * 7.0 + seed as f32).sin() * (fy * 5.0).cos());
+        let channel = |shift: f32| (light + shift + grain).clamp(0.0, 255.0) as u8;
+        Rgb([
+            channel(30.0 * fy),
+            channel(-20.0 * fx),
+            channel(40.0 * (1.0 - fy)),
+        ])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
+        .write_image(&picture, width, height, image::ExtendedColorType::Rgb8)
+        .expect("encoding a picture in memory cannot fail");
+    out
 }

@@ -47,6 +47,7 @@ async fn sign_up_mails_a_link_that_confirms_once(t: &TestDb) -> Result {
     assert!(mails[0].contains("Subject: Confirm your e-mail address"));
     assert!(mails[0].contains("http://127.0.0.1:5000/confirm/"));
     let first = link(&env, "ann@example.com", "confirm");
+    env.clock.advance(Duration::from_secs(60));
     accounts.resend_confirmation(&ann).await.unwrap();
     let second = link(&env, "ann@example.com", "confirm");
     assert_ne!(first, second, "each link is new");
@@ -95,6 +96,60 @@ async fn sign_up_mails_a_link_that_confirms_once(t: &TestDb) -> Result {
     Ok(())
 }
 
+async fn links_are_mailed_a_minute_apart_and_five_an_hour(t: &TestDb) -> Result {
+    let env = env(t).await;
+    let accounts = env.netdisk.accounts();
+    let ann = sign_up(&env, "ann", "ann@example.com").await;
+    let too_soon = accounts.resend_confirmation(&ann).await.unwrap_err();
+    assert_eq!(too_soon.code(), "too_fast");
+    assert!(too_soon.to_string().contains("60 s"), "{too_soon}");
+    // Another account is not slowed by ann's.
+    sign_up(&env, "bob", "bob@example.com").await;
+    assert_eq!(outbox(&env).len(), 2);
+    // The sign-up's link and four more in an hour, a minute apart; then wait for the hour.
+    for _ in 0..4 {
+        env.clock.advance(Duration::from_secs(60));
+        accounts.resend_confirmation(&ann).await.unwrap();
+    }
+    env.clock.advance(Duration::from_secs(60));
+    let full = accounts.resend_confirmation(&ann).await.unwrap_err();
+    assert_eq!(full.code(), "too_fast");
+    assert!(full.to_string().contains("55 min"), "{full}");
+    assert_eq!(outbox(&env).len(), 6);
+    env.clock.advance(Duration::from_secs(55 * 60));
+    accounts.resend_confirmation(&ann).await.unwrap();
+    // A new address is a confirmation link too, limited the same way.
+    let error = accounts
+        .change_email(&ann, "pw", "ann@example.org")
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "too_fast");
+
+    // Reset links: a second request at once mails nothing and says nothing different.
+    accounts
+        .confirm_email(&link(&env, "ann@example.com", "confirm"))
+        .await
+        .unwrap();
+    let mailed = outbox(&env).len();
+    accounts
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    let first = link(&env, "ann@example.com", "reset");
+    accounts
+        .request_password_reset("ann@example.com")
+        .await
+        .unwrap();
+    assert_eq!(outbox(&env).len(), mailed + 1, "one reset mail");
+    assert_eq!(
+        EmailToken::query().count(&t.db).await?,
+        2,
+        "bob's and ann's"
+    );
+    accounts.check_reset_link(&first).await.unwrap();
+    Ok(())
+}
+
 async fn an_address_in_use_is_a_conflict(t: &TestDb) -> Result {
     let env = env(t).await;
     let accounts = env.netdisk.accounts();
@@ -117,7 +172,8 @@ async fn an_address_in_use_is_a_conflict(t: &TestDb) -> Result {
         .await
         .unwrap_err();
     assert_eq!(error.code(), "conflict");
-    // His own unconfirmed address: the link is mailed again.
+    // His own unconfirmed address: the link is mailed again (a minute after the last).
+    env.clock.advance(Duration::from_secs(60));
     accounts
         .change_email(&bob, "pw", "bob@example.com")
         .await
@@ -134,6 +190,7 @@ async fn an_address_in_use_is_a_conflict(t: &TestDb) -> Result {
 
     // Two accounts ask for the same new address; the first to confirm gets it.
     let carl = sign_up(&env, "carl", "carl@example.com").await;
+    env.clock.advance(Duration::from_secs(60));
     accounts
         .change_email(&ann, "pw", "shared@example.com")
         .await
@@ -259,6 +316,7 @@ async fn a_forgotten_password_is_reset_by_mail(t: &TestDb) -> Result {
         .await
         .unwrap();
     let earlier = link(&env, "ann@example.com", "reset");
+    env.clock.advance(Duration::from_secs(60));
     accounts
         .request_password_reset("ann@example.com")
         .await
@@ -332,6 +390,7 @@ async fn a_new_address_counts_once_confirmed(t: &TestDb) -> Result {
     assert_eq!(wrong.code(), "forbidden");
     assert_eq!(outbox(&env).len(), 1, "no mail for a wrong password");
 
+    env.clock.advance(Duration::from_secs(60));
     accounts
         .change_email(&ann, "pw", "New@Example.com")
         .await
@@ -514,6 +573,7 @@ async fn a_database_made_before_addresses_works(t: &TestDb) -> Result {
 
 backend_tests!(
     sign_up_mails_a_link_that_confirms_once,
+    links_are_mailed_a_minute_apart_and_five_an_hour,
     an_address_in_use_is_a_conflict,
     expired_links_change_nothing,
     ill_formed_addresses_are_refused,

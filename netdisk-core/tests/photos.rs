@@ -435,7 +435,7 @@ async fn search_finds_photos_people_and_tags_in_any_language(t: &TestDb) -> Resu
     let (ann, annabel, joanna) = (
         env.member("ann").await,
         env.member("annabel").await,
-        env.member("joanna").await,
+        env.member("JoAnna").await,
     );
     let photos = env.netdisk.photos();
     let lake = photos
@@ -484,7 +484,12 @@ async fn search_finds_photos_people_and_tags_in_any_language(t: &TestDb) -> Resu
 
     assert_eq!(
         photos.search_people("ann", 0).await.unwrap(),
-        ["ann", "annabel", "joanna"]
+        ["ann", "annabel", "JoAnna"]
+    );
+    assert_eq!(
+        photos.search_people("ANN", 0).await.unwrap(),
+        ["ann", "annabel", "JoAnna"],
+        "whatever the case"
     );
     assert_eq!(
         photos.search_people("%", 0).await.unwrap(),

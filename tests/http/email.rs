@@ -113,9 +113,17 @@ async fn sign_up_refuses_bad_and_taken_addresses(t: &TestDb) -> Result {
 }
 
 async fn the_link_is_sent_again_and_forms_come_from_the_site(t: &TestDb) -> Result {
-    let web = Web::start(t).await;
+    let clock = Arc::new(ManualClock::new(EPOCH));
+    let web = Web::start_clocked(t, clock.clone(), |_| {}).await;
     let ann = sign_up(&web, "ann", "ann@example.com").await;
     let first = web.mailed_link("ann@example.com", "confirm");
+    // A link a minute at most (and five an hour).
+    let too_soon = ann.form("/settings/resend", &[]).await;
+    assert_eq!(too_soon.status(), 429);
+    assert_eq!(too_soon.headers()["retry-after"], "60");
+    assert!(too_soon.text().await.unwrap().contains("try again in 60 s"));
+    assert_eq!(web.mails(), 1);
+    clock.advance(Duration::from_secs(60));
     let resent = ann.form("/settings/resend", &[]).await;
     assert_eq!(resent.status(), 200);
     assert!(
@@ -266,7 +274,8 @@ async fn an_expired_reset_link_changes_nothing(t: &TestDb) -> Result {
 }
 
 async fn the_settings_change_the_address_and_the_password(t: &TestDb) -> Result {
-    let web = Web::start(t).await;
+    let clock = Arc::new(ManualClock::new(EPOCH));
+    let web = Web::start_clocked(t, clock.clone(), |_| {}).await;
     let ann = sign_up(&web, "ann", "ann@example.com").await;
     sign_up(&web, "bob", "bob@example.com").await;
     let change = async |address: &str, password: &str| {
@@ -282,6 +291,10 @@ async fn the_settings_change_the_address_and_the_password(t: &TestDb) -> Result 
     assert_eq!(status, 403);
     assert!(page.contains("the current password is wrong"));
     assert_eq!(change("bob@example.com", "ann-pw").await.0, 409);
+    let (status, page) = change("o'brien&co@example.com", "ann-pw").await;
+    assert_eq!(status, 429, "a minute after the sign-up's link");
+    assert!(page.contains("try again in 60 s"), "{page}");
+    clock.advance(Duration::from_secs(60));
     let (status, page) = change("o'brien&co@example.com", "ann-pw").await;
     assert_eq!(status, 200);
     assert!(page.contains("your address changes when you follow it"));
@@ -330,7 +343,8 @@ async fn the_settings_change_the_address_and_the_password(t: &TestDb) -> Result 
 }
 
 async fn the_json_api_does_the_same(t: &TestDb) -> Result {
-    let web = Web::start(t).await;
+    let clock = Arc::new(ManualClock::new(EPOCH));
+    let web = Web::start_clocked(t, clock.clone(), |_| {}).await;
     let script = web.script();
     let post = async |path: &str, token: Option<&str>, body: Value| {
         let mut request = script.post(web.url(path)).json(&body);
@@ -364,6 +378,12 @@ async fn the_json_api_does_the_same(t: &TestDb) -> Result {
         email().await,
         json!({"address": "ann@example.com", "confirmed": false})
     );
+    let (status, too_soon) = post("/api/me/email/resend", Some(&token), json!({})).await;
+    assert_eq!(
+        (status, too_soon["error"].as_str()),
+        (429, Some("too_fast"))
+    );
+    clock.advance(Duration::from_secs(60));
     assert_eq!(
         post("/api/me/email/resend", Some(&token), json!({}))
             .await

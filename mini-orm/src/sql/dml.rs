@@ -348,8 +348,18 @@ pub(crate) fn render<'a>(
             stmt.sql.to_mut().push(')');
             stmt.params.extend(values.iter().map(Value::as_borrowed));
         }
-        Expr::Like { column, pattern } => {
-            column_ref(backend, table, column, stmt.sql.to_mut());
+        Expr::Like {
+            column,
+            pattern,
+            ignore_case,
+        } => {
+            if *ignore_case {
+                stmt.sql.to_mut().push_str("LOWER(");
+                column_ref(backend, table, column, stmt.sql.to_mut());
+                stmt.sql.to_mut().push(')');
+            } else {
+                column_ref(backend, table, column, stmt.sql.to_mut());
+            }
             stmt.sql.to_mut().push_str(" LIKE ?");
             stmt.sql.to_mut().push_str(backend.like_escape());
             stmt.params.push(Value::Text(Cow::Borrowed(pattern)));

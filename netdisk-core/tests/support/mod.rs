@@ -79,7 +79,7 @@ impl Env {
     /// A user signed up with the address `<name>@example.com`, confirmed by its mailed link.
     pub async fn member(&self, name: &str) -> Caller {
         let accounts = self.netdisk.accounts();
-        let address = format!("{name}@example.com");
+        let address = format!("{}@example.com", name.to_lowercase());
         accounts
             .register_with_email(account(name, UserType::User), &address)
             .await

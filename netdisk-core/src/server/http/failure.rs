@@ -50,8 +50,12 @@ fn retry_after(error: &ServiceError) -> Option<HeaderValue> {
 pub(super) fn api(error: ServiceError) -> Response {
     log(&error);
     let body = json!({ "error": error.code(), "message": error.to_string() });
-    let mut response = (status(&error), Json(body)).into_response();
-    if let Some(after) = retry_after(&error) {
+    with_retry_after(&error, (status(&error), Json(body)).into_response())
+}
+
+/// `response` with the `Retry-After` of `error`, if it passes with time.
+pub(super) fn with_retry_after(error: &ServiceError, mut response: Response) -> Response {
+    if let Some(after) = retry_after(error) {
         response.headers_mut().insert(header::RETRY_AFTER, after);
     }
     response
@@ -75,5 +79,5 @@ pub(super) fn page(error: ServiceError, nav: Option<Nav>) -> Response {
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         message: error.to_string(),
     };
-    (status, render(&page)).into_response()
+    with_retry_after(&error, (status, render(&page)).into_response())
 }

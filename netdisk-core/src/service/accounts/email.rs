@@ -7,6 +7,12 @@
 //! change, so of two uses at once only one changes anything. A link's row is written before its
 //! mail is sent and deleted again when the mail cannot be handed over (nobody ever saw that
 //! token, so a row that could not be deleted is harmless and expires).
+//!
+//! Mail is limited per account and kind of link, so that nobody can fill a mailbox through the
+//! site: a link at most every [`MAIL_GAP_SECS`] and [`MAILS_PER_HOUR`] in an hour. The links
+//! still unused are what counts (a row's making time is its expiry less its lifetime); asking
+//! for more is [`ServiceError::TooFast`], except for a password reset, which answers as if it
+//! had mailed (see [`Accounts::request_password_reset`]).
 
 use mini_orm::Model;
 use serde::Serialize;
@@ -21,6 +27,12 @@ use crate::service::{Caller, check_text};
 
 /// Longest e-mail address, in characters (RFC 5321's limit on a path).
 const MAX_ADDRESS_CHARS: usize = 254;
+
+/// Seconds an account waits between two links of one kind.
+const MAIL_GAP_SECS: i64 = 60;
+
+/// Links of one kind an account may be mailed in an hour.
+const MAILS_PER_HOUR: usize = 5;
 
 const USED: &str =
     "this link does not work: it was used already, replaced by a newer one, or mistyped";
@@ -227,7 +239,8 @@ impl Accounts {
     /// Mails a link to set a new password to the account whose confirmed address is
     /// `address`. Answers the same whether or not there is one, so that nobody learns which
     /// addresses have accounts (only an ill-formed address is refused, and a mail that could
-    /// not be sent is an error).
+    /// not be sent is an error); and the same when the account was mailed too much already
+    /// (see the module docs), when no mail goes.
     pub async fn request_password_reset(&self, address: &str) -> Result<()> {
         let address = normalise(address)?;
         let Some(owner) = self.owner_of(&address).await? else {
@@ -239,8 +252,16 @@ impl Accounts {
         let Some(user) = User::find(self.db(), owner.user_id).await? else {
             return Ok(());
         };
-        self.mail_link(user.id, &user.name, Purpose::Reset, &address)
+        match self
+            .mail_link(user.id, &user.name, Purpose::Reset, &address)
             .await
+        {
+            Err(ServiceError::TooFast { .. }) => {
+                tracing::info!(user = %user.name, "a password reset link was not mailed: too many");
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Ok when `token` is a password reset link that still works (for the page that asks for
@@ -382,7 +403,8 @@ impl Accounts {
 
     /// Writes a link of `purpose` for account `user_id` (named `name`) and mails it to
     /// `address`; returns once the mail is handed over. When it cannot be, the link is deleted
-    /// again and the error returned.
+    /// again and the error returned. [`ServiceError::TooFast`] when the account had as many
+    /// links of `purpose` as it may for now (see the module docs).
     async fn mail_link(
         &self,
         user_id: i64,
@@ -395,7 +417,9 @@ impl Accounts {
             Purpose::Confirm => self.config().email_confirm_secs,
             Purpose::Reset => self.config().password_reset_secs,
         };
-        let expires_at = self.shared.now().saturating_add(lifetime as i64);
+        let now = self.shared.now();
+        let lifetime = i64::try_from(lifetime).unwrap_or(i64::MAX);
+        let expires_at = now.saturating_add(lifetime);
         let mut row = EmailToken {
             id: 0,
             token_hash: hex::encode(token_hash(&token)),
@@ -404,7 +428,32 @@ impl Accounts {
             address: address.to_owned(),
             expires_at,
         };
-        row.save(self.db()).await?;
+        let mut tx = self.db().begin().await?;
+        // The account's row, locked: one link at a time is counted and written per account.
+        User::query()
+            .filter(User::ID.eq(user_id))
+            .for_update()
+            .first(&mut tx)
+            .await?;
+        let recent: Vec<i64> = EmailToken::query()
+            .filter(
+                EmailToken::USER_ID.eq(user_id)
+                    & EmailToken::PURPOSE.eq(purpose.as_str())
+                    & EmailToken::EXPIRES_AT.gt(expires_at.saturating_sub(3600)),
+            )
+            .all(&mut tx)
+            .await?
+            .into_iter()
+            .map(|link| link.expires_at.saturating_sub(lifetime))
+            .collect();
+        let wait = wait_before_mail(&recent, now);
+        if wait > 0 {
+            return Err(ServiceError::TooFast {
+                retry_after_ms: wait.unsigned_abs() * 1000,
+            });
+        }
+        row.save(&mut tx).await?;
+        tx.commit().await?;
         let site = self.config().site_url.trim_end_matches('/');
         let link = format!("{site}/{}/{token}", purpose.as_str());
         let until = format_local(expires_at);
@@ -443,6 +492,20 @@ impl Accounts {
     }
 }
 
+/// Seconds to wait at `now` before another link may be mailed, given when the account's links
+/// of one kind still unused were made in the last hour (`made`); 0 when one may go now.
+fn wait_before_mail(made: &[i64], now: i64) -> i64 {
+    let newest = made.iter().max().map_or(0, |&t| t + MAIL_GAP_SECS - now);
+    let mut in_hour: Vec<i64> = made.iter().copied().filter(|&t| t > now - 3600).collect();
+    in_hour.sort_unstable();
+    let full = match in_hour.len().checked_sub(MAILS_PER_HOUR) {
+        // The oldest links that must age out of the hour first.
+        Some(over) => in_hour[over] + 3600 - now,
+        None => 0,
+    };
+    newest.max(full).max(0)
+}
+
 /// Uses `link` up inside `tx`: deleted, so that it works once; a link another request used at
 /// the same moment is refused as used.
 async fn claim(tx: &mut mini_orm::Transaction, link: &EmailToken) -> Result<()> {
@@ -454,4 +517,40 @@ async fn claim(tx: &mut mini_orm::Transaction, link: &EmailToken) -> Result<()> 
         return Err(ServiceError::bad_request(USED));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAIL_GAP_SECS, wait_before_mail};
+
+    #[test]
+    fn links_wait_a_minute_and_five_an_hour() {
+        let now = 100_000;
+        assert_eq!(wait_before_mail(&[], now), 0);
+        assert_eq!(wait_before_mail(&[now - 10], now), MAIL_GAP_SECS - 10);
+        assert_eq!(wait_before_mail(&[now - MAIL_GAP_SECS], now), 0);
+        let four = [now - 3000, now - 2000, now - 1000, now - 500];
+        assert_eq!(wait_before_mail(&four, now), 0);
+        let five = [now - 3000, now - 2000, now - 1000, now - 500, now - 100];
+        assert_eq!(
+            wait_before_mail(&five, now),
+            600,
+            "until the oldest is an hour old"
+        );
+        let six = [
+            now - 3500,
+            now - 3000,
+            now - 2000,
+            now - 1000,
+            now - 500,
+            now - 100,
+        ];
+        assert_eq!(
+            wait_before_mail(&six, now),
+            600,
+            "the two oldest must age out"
+        );
+        let old = [now - 7200, now - 5000, now - 4000, now - 3700, now - 3601];
+        assert_eq!(wait_before_mail(&old, now), 0, "older than an hour");
+    }
 }

@@ -1,8 +1,8 @@
 //! Search on the photo site, in Chinese and English alike: photos by their description and
 //! tags (mini-orm's full-text search: words and CJK character pairs, the photos with more of
 //! the query's terms first, then the newest), people by name and tags by name (names that are
-//! the query first, then those that start with it, then those that hold it; tags are lowercase,
-//! and a query for them is lowercased). Pages of
+//! the query first, then those that start with it, then those that hold it, case aside; tags
+//! are lowercase, and a query for them is lowercased). Pages of
 //! [`SEARCH_PAGE`].
 
 use mini_orm::Model;
@@ -53,15 +53,15 @@ impl Photos {
         self.views(found).await
     }
 
-    /// The names of the people whose name holds `query` (names are case-sensitive, as at
-    /// login), best first: page `page`.
+    /// The names of the people whose name holds `query`, whatever its case (`alice` finds
+    /// `Alice`, although names are case-sensitive at login), best first: page `page`.
     pub async fn search_people(&self, query: &str, page: u64) -> Result<Vec<String>> {
         let query = clean(query);
         if query.is_empty() {
             return Ok(Vec::new());
         }
         let mut names: Vec<String> = User::query()
-            .filter(User::NAME.contains(&query))
+            .filter(User::NAME.contains_ignoring_case(&query))
             .all(self.db())
             .await?
             .into_iter()

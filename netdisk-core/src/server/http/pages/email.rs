@@ -229,10 +229,10 @@ async fn settings_after(
     outcome: crate::Result<&'static str>,
 ) -> Response {
     let nav = Nav::of(caller, "settings");
-    let (status, done, error) = match outcome {
-        Ok(done) => (StatusCode::OK, Some(done), None),
+    let (done, refusal) = match outcome {
+        Ok(done) => (Some(done), None),
         Err(error) if error.is_unexpected() => return failure::page(error, Some(nav)),
-        Err(error) => (failure::status(&error), None, Some(error.to_string())),
+        Err(error) => (None, Some(error)),
     };
     match app.netdisk.accounts().email(caller).await {
         Ok(email) => {
@@ -240,9 +240,16 @@ async fn settings_after(
                 nav,
                 email,
                 done,
-                error,
+                error: refusal.as_ref().map(ToString::to_string),
             };
-            (status, render(&page)).into_response()
+            match refusal {
+                // A refusal that passes with time says when (`Retry-After`).
+                Some(error) => failure::with_retry_after(
+                    &error,
+                    (failure::status(&error), render(&page)).into_response(),
+                ),
+                None => render(&page),
+            }
         }
         Err(error) => failure::page(error, Some(nav)),
     }
