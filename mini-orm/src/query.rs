@@ -5,9 +5,10 @@ use std::marker::PhantomData;
 
 use crate::column::{Assignment, Column, CompareOp, Expr, Filter, Order, Subquery, SubqueryExpr};
 use crate::error::{Error, Result};
-use crate::exec::{self, Executor};
+use crate::exec::{self, Executor, Target, Transaction};
 use crate::model::Model;
 use crate::sql::dml::{self, Clauses};
+use crate::sql::search as sql_search;
 use crate::sql::{Backend, Statement, join};
 use crate::table::row::{FromRow, Row};
 use crate::value::FieldType;
@@ -227,9 +228,32 @@ impl<M: Model> Select<M> {
         Ok(exec::execute(exec, stmt).await?.rows_matched)
     }
 
-    /// Deletes every matching row and returns how many there were.
-    pub async fn delete(self, exec: impl Executor) -> Result<u64> {
+    /// Deletes every matching row and returns how many there were. A searchable model's rows
+    /// lose their search terms in the same transaction (`exec`'s, or one of its own when `exec`
+    /// is a `Db`), as with [`Model::delete`].
+    pub async fn delete(self, mut exec: impl Executor) -> Result<u64> {
         self.refuse_window()?;
+        if M::SEARCHABLE.is_empty() {
+            return self.delete_rows(exec).await;
+        }
+        match exec.target() {
+            Target::Tx(tx) => self.delete_with_terms(tx).await,
+            Target::Db(db) => {
+                let mut tx = db.begin().await?;
+                let deleted = self.delete_with_terms(&mut tx).await?;
+                tx.commit().await?;
+                Ok(deleted)
+            }
+        }
+    }
+
+    async fn delete_with_terms(self, tx: &mut Transaction) -> Result<u64> {
+        let terms = sql_search::delete_matching_terms(tx.backend(), M::TABLE, self.filter.as_ref());
+        exec::execute(&mut *tx, terms).await?;
+        self.delete_rows(tx).await
+    }
+
+    async fn delete_rows(self, exec: impl Executor) -> Result<u64> {
         let stmt = dml::delete(exec.backend(), M::TABLE, self.filter.as_ref());
         Ok(exec::execute(exec, stmt).await?.rows_matched)
     }

@@ -6,15 +6,15 @@
 //! term table, ranked by how many of the query's terms a row has. The SQL layer
 //! (`sql/search.rs`) describes it and says why neither FTS5 nor InnoDB `FULLTEXT` would do.
 //!
-//! What keeps the index: [`Model::save`], [`Model::update`], [`Model::delete`] and
-//! [`Model::insert_all`] (each row's terms are replaced or removed in the transaction that writes
-//! the row, the caller's or one of their own), [`Db::create_table`](crate::Db::create_table)
-//! (creates the term table) and [`Db::drop_table`](crate::Db::drop_table) (removes the table's
-//! terms). Bulk writes through [`Select::update`](crate::Select::update) and
-//! [`Select::delete`](crate::Select::delete), and raw SQL, do not: rows deleted that way never
+//! What keeps the index: [`Model::save`], [`Model::update`], [`Model::delete`],
+//! [`Model::insert_all`] and [`Select::delete`](crate::Select::delete) (rows' terms are
+//! replaced or removed in the transaction that writes the rows, the caller's or one of their
+//! own), [`Db::create_table`](crate::Db::create_table) (creates the term table) and
+//! [`Db::drop_table`](crate::Db::drop_table) (removes the table's terms). Bulk updates through
+//! [`Select::update`](crate::Select::update), and raw SQL, do not: rows deleted by raw SQL never
 //! show in results (a search joins the model's table; a page may then hold fewer rows than its
-//! limit), but rows whose searchable text is changed
-//! that way are found by their old words until they are saved through [`Model::update`].
+//! limit), and rows whose searchable text is changed that way are found by their old words
+//! until they are saved through [`Model::update`].
 
 use std::marker::PhantomData;
 

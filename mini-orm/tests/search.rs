@@ -207,6 +207,22 @@ async fn a_delete_removes_the_terms(t: &TestDb) -> Result<()> {
     Ok(())
 }
 
+async fn a_bulk_delete_removes_the_rows_terms(t: &TestDb) -> Result<()> {
+    setup(&t.db, &["old tide", "old moon", "new tide"]).await?;
+    let old = Post::query().filter(Post::TITLE.starts_with("old"));
+    assert_eq!(old.delete(&t.db).await?, 2);
+    assert_eq!(term_rows(&t.db).await?, 2, "only `new` and `tide` remain");
+    assert_eq!(found(&t.db, "tide").await?, ["new tide"]);
+    // In the caller's transaction: rolled back, rows and terms stay.
+    let before = term_rows(&t.db).await?;
+    let mut tx = t.db.begin().await?;
+    Post::query().delete(&mut tx).await?;
+    drop(tx);
+    assert_eq!(term_rows(&t.db).await?, before);
+    assert_eq!(found(&t.db, "tide").await?, ["new tide"]);
+    Ok(())
+}
+
 async fn a_rolled_back_transaction_leaves_no_terms(t: &TestDb) -> Result<()> {
     let mut posts = setup(&t.db, &["stays"]).await?;
     let before = term_rows(&t.db).await?;
@@ -320,6 +336,7 @@ backend_tests!(
     a_term_table_of_the_first_form_is_rebuilt_with_its_rows,
     an_update_replaces_the_old_terms,
     a_delete_removes_the_terms,
+    a_bulk_delete_removes_the_rows_terms,
     a_rolled_back_transaction_leaves_no_terms,
     a_failed_term_write_undoes_the_row_write,
     insert_all_indexes_every_row,

@@ -271,7 +271,12 @@ pub(crate) fn update<'a, M>(
     Ok(stmt)
 }
 
-fn where_clause<'a>(backend: Backend, filter: Option<&'a Expr>, stmt: &mut Statement<'a>) {
+/// Appends ` WHERE <filter>` (columns unqualified), if there is a filter.
+pub(crate) fn where_clause<'a>(
+    backend: Backend,
+    filter: Option<&'a Expr>,
+    stmt: &mut Statement<'a>,
+) {
     if let Some(expr) = filter {
         stmt.sql.to_mut().push_str(" WHERE ");
         render(backend, expr, None, stmt);

@@ -271,6 +271,28 @@ pub(crate) fn delete_row_terms(
     )
 }
 
+/// `DELETE` of the terms of the rows of `table` that `filter` matches (every row without one),
+/// run before those rows are deleted in the same transaction.
+pub(crate) fn delete_matching_terms<'a>(
+    backend: Backend,
+    table: &'static TableDef,
+    filter: Option<&'a crate::column::Expr>,
+) -> Statement<'a> {
+    let q = |ident: &str| backend.quoted(ident);
+    let sql = format!(
+        "DELETE FROM {} WHERE {} = ? AND {} IN (SELECT {} FROM {}",
+        q(TERMS_TABLE),
+        q("tbl"),
+        q("row_id"),
+        q(table.primary_key().name),
+        q(table.name),
+    );
+    let mut stmt = Statement::text(sql, vec![Value::Text(table.name.into())]);
+    super::dml::where_clause(backend, filter, &mut stmt);
+    stmt.sql.to_mut().push(')');
+    stmt
+}
+
 /// `DELETE` of every term of `table` (when the table is dropped).
 pub(crate) fn delete_table_terms(backend: Backend, table: &'static TableDef) -> Statement<'static> {
     let sql = format!(
@@ -329,8 +351,8 @@ pub(crate) fn insert_row_terms<'a>(
 /// The ranking runs on the term table alone and only the page's rows are read from the table:
 /// each term's window is read backwards along the `(tbl, term, row_id)` index, the windows are
 /// grouped by row, the groups are ordered and cut to the page, and the page is joined to the
-/// table. (Terms of rows deleted without [`Model::delete`](crate::Model::delete) therefore
-/// take places on a page that the join then drops: such a page is short.)
+/// table. (Terms of rows deleted by raw SQL therefore take places on a page that the join then
+/// drops: such a page is short.)
 pub(crate) fn search<'a>(
     backend: Backend,
     table: &'static TableDef,
