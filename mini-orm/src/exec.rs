@@ -232,6 +232,39 @@ pub trait Executor: Send + sealed::Sealed {
     fn target(&mut self) -> Target<'_>;
 }
 
+/// The transaction a write of several statements runs in: the caller's, when `exec` is one, or
+/// one begun for the write, committed by [`WriteTx::finish`] (dropped unfinished, it rolls back).
+pub(crate) enum WriteTx<'a> {
+    Callers(&'a mut Transaction),
+    Own(Transaction),
+}
+
+impl<'a> WriteTx<'a> {
+    /// `exec`'s transaction, or a new one on its `Db`.
+    pub(crate) async fn of(exec: &'a mut impl Executor) -> Result<WriteTx<'a>> {
+        Ok(match exec.target() {
+            Target::Tx(tx) => WriteTx::Callers(tx),
+            Target::Db(db) => WriteTx::Own(db.begin().await?),
+        })
+    }
+
+    /// The transaction to write in.
+    pub(crate) fn tx(&mut self) -> &mut Transaction {
+        match self {
+            WriteTx::Callers(tx) => tx,
+            WriteTx::Own(tx) => tx,
+        }
+    }
+
+    /// Commits a transaction begun for the write; the caller's is left to the caller.
+    pub(crate) async fn finish(self) -> Result<()> {
+        match self {
+            WriteTx::Callers(_) => Ok(()),
+            WriteTx::Own(tx) => tx.commit().await,
+        }
+    }
+}
+
 #[doc(hidden)]
 pub enum Target<'a> {
     Db(&'a Db),

@@ -8,7 +8,7 @@ use std::future::Future;
 
 use crate::column::{Assignment, Filter};
 use crate::error::{Error, Result};
-use crate::exec::{self, Executor, Target, Transaction};
+use crate::exec::{self, Executor, Target, Transaction, WriteTx};
 use crate::query::Select;
 use crate::search::{self, Search};
 use crate::sql::dml;
@@ -227,15 +227,10 @@ impl<M: Model> RowWrite<'_, M> {
         if M::SEARCHABLE.is_empty() {
             return self.rows_only(exec).await;
         }
-        match exec.target() {
-            Target::Tx(tx) => self.with_terms(tx).await,
-            Target::Db(db) => {
-                let mut tx = db.begin().await?;
-                let rows = self.with_terms(&mut tx).await?;
-                tx.commit().await?;
-                Ok(rows)
-            }
-        }
+        let mut tx = WriteTx::of(&mut exec).await?;
+        let rows = self.with_terms(tx.tx()).await?;
+        tx.finish().await?;
+        Ok(rows)
     }
 
     async fn with_terms(self, tx: &mut Transaction) -> Result<u64> {

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 
 use crate::column::{Assignment, Column, CompareOp, Expr, Filter, Order, Subquery, SubqueryExpr};
 use crate::error::{Error, Result};
-use crate::exec::{self, Executor, Target, Transaction};
+use crate::exec::{self, Executor, Transaction, WriteTx};
 use crate::model::Model;
 use crate::sql::dml::{self, Clauses};
 use crate::sql::search as sql_search;
@@ -236,15 +236,10 @@ impl<M: Model> Select<M> {
         if M::SEARCHABLE.is_empty() {
             return self.delete_rows(exec).await;
         }
-        match exec.target() {
-            Target::Tx(tx) => self.delete_with_terms(tx).await,
-            Target::Db(db) => {
-                let mut tx = db.begin().await?;
-                let deleted = self.delete_with_terms(&mut tx).await?;
-                tx.commit().await?;
-                Ok(deleted)
-            }
-        }
+        let mut tx = WriteTx::of(&mut exec).await?;
+        let deleted = self.delete_with_terms(tx.tx()).await?;
+        tx.finish().await?;
+        Ok(deleted)
     }
 
     async fn delete_with_terms(self, tx: &mut Transaction) -> Result<u64> {
