@@ -278,8 +278,7 @@ pub async fn seed(
             })
             .collect::<Vec<_>>()
     });
-    let follows: Vec<Follow> = follows.collect();
-    insert_batched(&db, follows.into_iter()).await?;
+    insert_batched(&db, follows).await?;
     let last_photo = first_id + size.photos as i64 - 1;
     let mut comments = Vec::with_capacity(size.comments);
     for _ in 0..size.comments {

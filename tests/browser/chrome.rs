@@ -162,6 +162,13 @@ impl Chrome {
         field.send_keys(text).await.unwrap();
     }
 
+    /// Chooses the files at `paths` in the file input matching `css`, as a person picking them
+    /// would (the input's `change` fires).
+    pub async fn pick_files(&self, css: &str, paths: &[String]) {
+        let picker = self.client.find(Locator::Css(css)).await.unwrap();
+        picker.send_keys(&paths.join("\n")).await.unwrap();
+    }
+
     /// Clicks the first element matching `css`.
     pub async fn click(&self, css: &str) {
         self.client

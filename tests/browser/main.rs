@@ -343,12 +343,7 @@ async fn uploads_show_progress_and_complete(t: &TestDb) -> Result {
             path.display().to_string()
         })
         .collect();
-    let picker = chrome
-        .client
-        .find(Locator::Css("#file-picker"))
-        .await
-        .unwrap();
-    picker.send_keys(&paths.join("\n")).await.unwrap();
+    chrome.pick_files("#file-picker", &paths).await;
     chrome
         .until(
             "both files listed",

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use fantoccini::Locator;
 use image::{ImageEncoder, RgbImage};
 use mini_orm::testing::TestDb;
 use netdisk_core::{NewAccount, UserType};
@@ -125,12 +124,7 @@ pub async fn a_member_uploads_photos_with_progress_and_sees_them(t: &TestDb) -> 
 
     chrome.client.goto(&site.url("/photos/new")).await.unwrap();
     chrome.client.execute(WATCH_UPLOADS, vec![]).await.unwrap();
-    let picker = chrome
-        .client
-        .find(Locator::Css("#photo-picker"))
-        .await
-        .unwrap();
-    picker.send_keys(&paths.join("\n")).await.unwrap();
+    chrome.pick_files("#photo-picker", &paths).await;
     chrome
         .until(
             "both photos uploaded with their thumbnails shown, the text file refused",
