@@ -46,7 +46,7 @@ async fn picture_bytes(netdisk: &Netdisk, id: i64, kind: &str) -> Vec<u8> {
         _ => view.original.sha256,
     };
     let (content, _) = netdisk.photos().picture(id, kind, &sha).await.unwrap();
-    let mut file = content.open_file().await.unwrap();
+    let mut file = content.open_file().unwrap();
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
     bytes

@@ -1,11 +1,13 @@
 //! Ranged content: `Range` (206, 416, and ranges this door ignores), `HEAD`, `ETag` with
-//! `If-None-Match` and `If-Range`, `Accept-Ranges`, a safe `Content-Disposition`; and nobody
-//! reads or deletes a file that is not theirs.
+//! `If-None-Match` and `If-Range`, `Accept-Ranges`, a safe `Content-Disposition`; the bytes,
+//! sent from the file by `sendfile`, exact however large and however many answers share a
+//! connection; and nobody reads or deletes a file that is not theirs.
 
 use mini_orm::backend_tests;
 use mini_orm::testing::TestDb;
 use netdisk_core::UserType;
 use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::Result;
 use crate::scenarios::content;
@@ -105,6 +107,87 @@ async fn ranges_and_conditions_are_answered_as_http_says(t: &TestDb) -> Result {
     Ok(())
 }
 
+/// Reads one HTTP/1.1 answer with a `Content-Length` from `reader`: status and body.
+async fn read_answer(reader: &mut BufReader<tokio::net::TcpStream>) -> (u16, Vec<u8>) {
+    let mut status = String::new();
+    reader.read_line(&mut status).await.unwrap();
+    let code = status.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).await.unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.unwrap();
+    (code, body)
+}
+
+async fn large_files_and_pipelined_answers_arrive_byte_for_byte(t: &TestDb) -> Result {
+    let web = Web::start(t).await;
+    web.account("alice", UserType::User).await;
+    // Larger than the door's largest single send (2 MiB), and not a multiple of it.
+    let bytes = content(5 * 1024 * 1024 + 7, 3);
+    let id = web.file("alice", "big.bin", &bytes).await;
+    let small = content(3000, 4);
+    let other = web.file("alice", "small.bin", &small).await;
+    let browser = web.logged_in_again("alice").await;
+    let whole = browser.get(&format!("/files/{id}/content")).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    let body = whole.bytes().await.unwrap();
+    assert_eq!(body.len(), bytes.len());
+    assert!(body[..] == bytes[..], "the whole file, exact");
+
+    // Four requests in one write on one connection: file answers and an ordinary one between
+    // them come back in order, each with its own bytes.
+    let token = web.token("alice").await;
+    let request = |path: String, range: &str| {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n{range}\r\n",
+            web.addr
+        )
+    };
+    let pipelined = [
+        request(
+            format!("/files/{id}/content"),
+            "Range: bytes=3000000-4999999\r\n",
+        ),
+        request("/api/files".to_owned(), ""),
+        request(format!("/files/{other}/content"), "Range: bytes=-1000\r\n"),
+        request(format!("/files/{id}/content"), "Range: bytes=10-19\r\n"),
+    ]
+    .concat();
+    let stream = tokio::net::TcpStream::connect(web.addr).await.unwrap();
+    let mut reader = BufReader::new(stream);
+    reader
+        .get_mut()
+        .write_all(pipelined.as_bytes())
+        .await
+        .unwrap();
+    let (status, body) = read_answer(&mut reader).await;
+    assert_eq!(status, 206);
+    assert!(body[..] == bytes[3_000_000..5_000_000], "the first range");
+    let (status, body) = read_answer(&mut reader).await;
+    assert_eq!(status, 200);
+    let listed = String::from_utf8(body).unwrap();
+    assert!(
+        listed.contains("\"big.bin\"") && listed.contains("\"small.bin\""),
+        "{listed}"
+    );
+    let (status, body) = read_answer(&mut reader).await;
+    assert_eq!((status, &body[..]), (206, &small[2000..]));
+    let (status, body) = read_answer(&mut reader).await;
+    assert_eq!((status, &body[..]), (206, &bytes[10..20]));
+    Ok(())
+}
+
 async fn nobody_reads_or_deletes_anothers_file(t: &TestDb) -> Result {
     let web = Web::start(t).await;
     web.account("alice", UserType::User).await;
@@ -142,5 +225,6 @@ async fn nobody_reads_or_deletes_anothers_file(t: &TestDb) -> Result {
 backend_tests!(
     on [sqlite_memory, mysql]:
     ranges_and_conditions_are_answered_as_http_says,
+    large_files_and_pipelined_answers_arrive_byte_for_byte,
     nobody_reads_or_deletes_anothers_file,
 );

@@ -89,10 +89,9 @@ impl StoredContent {
         &self.digest
     }
 
-    /// The content as a file, which a door reads ranges of with positioned reads (`pread`) from
-    /// blocking threads, in constant memory.
-    pub async fn open_file(&self) -> Result<std::fs::File> {
-        let (file, _) = self.storage.open_blob(&self.path, 0).await?;
-        Ok(file.into_std().await)
+    /// The content as a file, which a door sends ranges of to its sockets (`sendfile`), in
+    /// constant memory.
+    pub fn open_file(&self) -> Result<std::fs::File> {
+        Ok(self.storage.open_blob_for_ranges(&self.path)?)
     }
 }

@@ -5,7 +5,7 @@
 //! names the bytes' hash, so browsers and proxies keep them for a year without asking again.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::routing::get;
@@ -15,6 +15,7 @@ use super::App;
 use super::auth::ApiCaller;
 use super::failure;
 use super::ranged::{self, Caching, Disposition};
+use super::sendfile::Regions;
 use crate::PictureRef;
 
 pub(super) fn routes() -> Router<App> {
@@ -33,6 +34,7 @@ pub(super) fn picture_url(id: i64, picture: &PictureRef) -> String {
 async fn picture(
     State(app): State<App>,
     Path((id, kind, sha256)): Path<(i64, String, String)>,
+    Extension(regions): Extension<Regions>,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
@@ -48,6 +50,7 @@ async fn picture(
     };
     let name = format!("photo-{id}-{kind}.{extension}");
     ranged::serve(
+        &regions,
         &method,
         &headers,
         &content,
@@ -71,6 +74,7 @@ async fn viewing_content(
     ApiCaller(caller): ApiCaller,
     Path(token): Path<String>,
     Query(query): Query<ContentQuery>,
+    Extension(regions): Extension<Regions>,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
@@ -90,6 +94,7 @@ async fn viewing_content(
     };
     let name = &watched.movie.name;
     ranged::serve(
+        &regions,
         &method,
         &headers,
         &watched.content,
@@ -106,6 +111,7 @@ async fn file_content(
     State(app): State<App>,
     ApiCaller(caller): ApiCaller,
     Path(id): Path<i64>,
+    Extension(regions): Extension<Regions>,
     method: Method,
     headers: HeaderMap,
 ) -> Response {
@@ -114,6 +120,7 @@ async fn file_content(
         Err(error) => return failure::api(error),
     };
     ranged::serve(
+        &regions,
         &method,
         &headers,
         &content,

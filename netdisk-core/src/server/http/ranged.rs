@@ -4,14 +4,15 @@
 //! the client has; tower-http's `ServeFile` ignores it), `Accept-Ranges`, and a
 //! `Content-Disposition` whose filename is safe whatever the name holds. A `Range` this door
 //! does not serve (malformed, in another unit, or several ranges, which could overlap) is
-//! ignored, as HTTP allows: the answer is the whole content. The bytes stream from storage in
-//! fixed-size chunks (`file_body`), so memory does not grow with the file's size or the number
-//! of readers.
+//! ignored, as HTTP allows: the answer is the whole content. The bytes go from the stored file
+//! to the socket with `sendfile` (`sendfile`), so memory does not grow with the file's size or
+//! the number of readers.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::sendfile::{self, Regions};
 use crate::{ServiceError, StoredContent};
 
 /// How the browser should treat the bytes.
@@ -147,8 +148,10 @@ fn content_disposition(disposition: Disposition, name: &str) -> HeaderValue {
 }
 
 /// Answers `method` with `headers` from `content`, named `name`, to be shown or saved as
-/// `disposition` says and cached as `caching` says.
+/// `disposition` says and cached as `caching` says; the bytes go out on the connection that
+/// `regions` belongs to.
 pub(super) async fn serve(
+    regions: &Regions,
     method: &Method,
     headers: &HeaderMap,
     content: &StoredContent,
@@ -195,7 +198,7 @@ pub(super) async fn serve(
     let body = if method == Method::HEAD || len == 0 {
         Body::empty()
     } else {
-        super::file_body::body(content.open_file().await?, start, len)
+        sendfile::body(regions, content.open_file()?, start, len)
     };
     Ok(finish(response, body))
 }

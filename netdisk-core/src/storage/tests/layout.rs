@@ -40,6 +40,7 @@ async fn paths_not_made_by_blob_path_are_rejected() {
     for rel in &bad {
         for result in [
             storage.open_blob(rel, 0).await.map(|_| ()),
+            storage.open_blob_for_ranges(rel).map(|_| ()),
             storage.remove_blob(rel).await,
             storage.blob_exists(rel).await.map(|_| ()),
         ] {
@@ -121,10 +122,12 @@ async fn open_creates_the_layout_and_missing_blobs_are_not_found() {
     assert!(root.join("blobs").is_dir());
     // Opening again is fine.
     Storage::open(&root).await.unwrap();
-    match storage
-        .open_blob(&Storage::blob_path(HELLO_SHA256, 1), 0)
-        .await
-    {
+    let missing = Storage::blob_path(HELLO_SHA256, 1);
+    match storage.open_blob(&missing, 0).await {
+        Err(StorageError::Io(e)) => assert_eq!(e.kind(), ErrorKind::NotFound),
+        other => panic!("expected NotFound, got {other:?}"),
+    }
+    match storage.open_blob_for_ranges(&missing) {
         Err(StorageError::Io(e)) => assert_eq!(e.kind(), ErrorKind::NotFound),
         other => panic!("expected NotFound, got {other:?}"),
     }
