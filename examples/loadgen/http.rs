@@ -1,9 +1,9 @@
 //! Mode `http`: the HTTP door against nginx. An admin uploads an S-byte free movie through the
 //! door's resumable uploads; K users sign up, log in and start a viewing of it. Then:
 //!
-//! 1. **Ranges**: the movie read by 1 and by K clients at once, in consecutive ranges on one
-//!    keep-alive connection per client (as a video player or a download manager does) and as
-//!    one whole-file GET; the same reads of the same stored file (the server's blob, found in
+//! 1. **Ranges**: the movie read by 1 client (8 times over, `--single-passes`) and by K clients
+//!    at once, in consecutive ranges on one keep-alive connection per client and pass (as a
+//!    video player or a download manager does) and as one whole-file GET; the same reads of the same stored file (the server's blob, found in
 //!    its data directory) from nginx, started by loadgen ([`crate::nginx`]). Door and nginx
 //!    alternate, the order swapped each round, and medians are compared.
 //! 2. **Memory**: the server's RSS before the K-client range batches and its peak during them.
@@ -41,6 +41,10 @@ pub struct Opts {
     /// Rounds of each comparison (door and nginx alternate; medians are judged).
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Times the single client reads the movie in one batch, one pass after another (one pass
+    /// of 256 MiB takes about a tenth of a second on loopback: too short to measure alone).
+    #[arg(long, default_value_t = 8)]
+    pub single_passes: u64,
     /// Clients requesting pages at once.
     #[arg(long, default_value_t = 64)]
     pub page_clients: usize,
@@ -290,25 +294,38 @@ fn median(batches: &[Batch]) -> f64 {
     }
 }
 
-/// One batch: `clients` clients read the movie from `source` at once.
+/// One batch: `clients` clients read the movie from `source` at once, each `passes` times over.
 async fn read_batch(
     ctx: &Ctx,
     source: &Source,
     nginx: Option<&Nginx>,
-    clients: usize,
+    (clients, passes): (usize, u64),
     read: Read,
     size: u64,
 ) -> anyhow::Result<Batch> {
     let transfer = |i: usize| {
         let (addr, path) = (source.addr, source.paths[i % source.paths.len()].clone());
         let auth = source.auths[i % source.auths.len()].clone();
-        read_movie(addr, path, auth, size, read)
+        async move {
+            for _ in 0..passes {
+                read_movie(addr, path.clone(), auth.clone(), size, read).await?;
+            }
+            Ok(())
+        }
     };
+    let bytes = size * passes;
     let mut batch = match nginx {
         Some(nginx) => {
-            batch_served_by(&ctx.target, || nginx.cpu_seconds(), clients, size, transfer).await?
+            batch_served_by(
+                &ctx.target,
+                || nginx.cpu_seconds(),
+                clients,
+                bytes,
+                transfer,
+            )
+            .await?
         }
-        None => download::batch(&ctx.target, clients, size, transfer).await?,
+        None => download::batch(&ctx.target, clients, bytes, transfer).await?,
     };
     if nginx.is_some() {
         // The spawned server's memory says nothing about nginx.
@@ -342,16 +359,25 @@ async fn compare(
                 door: Vec::new(),
                 nginx: Vec::new(),
             };
+            let passes = if k == 1 { opts.single_passes.max(1) } else { 1 };
             for round in 0..opts.rounds {
                 for door_turn in [round % 2 == 0, round % 2 == 1] {
                     let label = format!("{}, round {}", read.label(), round + 1);
                     if door_turn {
-                        let batch = read_batch(ctx, door, None, k, read, opts.movie.size).await?;
+                        let batch =
+                            read_batch(ctx, door, None, (k, passes), read, opts.movie.size).await?;
                         download::row(&format!("door, {label}"), &batch);
                         comparison.door.push(batch);
                     } else if let Some((source, nginx)) = nginx {
-                        let batch =
-                            read_batch(ctx, source, Some(nginx), k, read, opts.movie.size).await?;
+                        let batch = read_batch(
+                            ctx,
+                            source,
+                            Some(nginx),
+                            (k, passes),
+                            read,
+                            opts.movie.size,
+                        )
+                        .await?;
                         download::row(&format!("nginx, {label}"), &batch);
                         comparison.nginx.push(batch);
                     }

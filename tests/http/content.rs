@@ -3,6 +3,8 @@
 //! sent from the file by `sendfile`, exact however large and however many answers share a
 //! connection; and nobody reads or deletes a file that is not theirs.
 
+use std::time::Duration;
+
 use mini_orm::backend_tests;
 use mini_orm::testing::TestDb;
 use netdisk_core::UserType;
@@ -107,8 +109,12 @@ async fn ranges_and_conditions_are_answered_as_http_says(t: &TestDb) -> Result {
     Ok(())
 }
 
-/// Reads one HTTP/1.1 answer with a `Content-Length` from `reader`: status and body.
-async fn read_answer(reader: &mut BufReader<tokio::net::TcpStream>) -> (u16, Vec<u8>) {
+/// Reads one HTTP/1.1 answer with a `Content-Length` from `reader`: status and body, the body
+/// 64 KiB at a time with `pause` after each piece.
+async fn read_answer(
+    reader: &mut BufReader<tokio::net::TcpStream>,
+    pause: std::time::Duration,
+) -> (u16, Vec<u8>) {
     let mut status = String::new();
     reader.read_line(&mut status).await.unwrap();
     let code = status.split(' ').nth(1).unwrap().parse().unwrap();
@@ -126,7 +132,10 @@ async fn read_answer(reader: &mut BufReader<tokio::net::TcpStream>) -> (u16, Vec
         }
     }
     let mut body = vec![0; length];
-    reader.read_exact(&mut body).await.unwrap();
+    for piece in body.chunks_mut(64 * 1024) {
+        reader.read_exact(piece).await.unwrap();
+        tokio::time::sleep(pause).await;
+    }
     (code, body)
 }
 
@@ -171,20 +180,27 @@ async fn large_files_and_pipelined_answers_arrive_byte_for_byte(t: &TestDb) -> R
         .write_all(pipelined.as_bytes())
         .await
         .unwrap();
-    let (status, body) = read_answer(&mut reader).await;
+    let (status, body) = read_answer(&mut reader, Duration::ZERO).await;
     assert_eq!(status, 206);
     assert!(body[..] == bytes[3_000_000..5_000_000], "the first range");
-    let (status, body) = read_answer(&mut reader).await;
+    let (status, body) = read_answer(&mut reader, Duration::ZERO).await;
     assert_eq!(status, 200);
     let listed = String::from_utf8(body).unwrap();
     assert!(
         listed.contains("\"big.bin\"") && listed.contains("\"small.bin\""),
         "{listed}"
     );
-    let (status, body) = read_answer(&mut reader).await;
+    let (status, body) = read_answer(&mut reader, Duration::ZERO).await;
     assert_eq!((status, &body[..]), (206, &small[2000..]));
-    let (status, body) = read_answer(&mut reader).await;
+    let (status, body) = read_answer(&mut reader, Duration::ZERO).await;
     assert_eq!((status, &body[..]), (206, &bytes[10..20]));
+
+    // A slow reader: the socket's buffer fills, sends come up short and wait for it to drain.
+    let slow = request(format!("/files/{id}/content"), "");
+    reader.get_mut().write_all(slow.as_bytes()).await.unwrap();
+    let (status, body) = read_answer(&mut reader, Duration::from_millis(2)).await;
+    assert_eq!(status, 200);
+    assert!(body[..] == bytes[..], "the whole file, read slowly, exact");
     Ok(())
 }
 

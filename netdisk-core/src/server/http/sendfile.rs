@@ -141,25 +141,33 @@ impl Socket {
                 )));
             };
             let count = (want as u64).min(region.remaining) as usize;
-            let sent = self.stream.try_io(Interest::WRITABLE, || {
-                send(&self.stream, &region.file, &mut region.offset, count)
-            });
-            match sent {
-                Ok(0) => {
-                    return Poll::Ready(Err(io::Error::new(
+            let mut sent = 0;
+            let outcome = self.stream.try_io(Interest::WRITABLE, || {
+                sent = send(&self.stream, &region.file, &mut region.offset, count)?;
+                match sent {
+                    0 => Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "the stored file ended early",
-                    )));
+                    )),
+                    // A short send: the socket's buffer is full. As nginx does, the next send
+                    // waits for it to drain (readiness cleared as of before this send, so a
+                    // drain since then still wakes us) instead of sending slivers.
+                    n if n < count => Err(io::ErrorKind::WouldBlock.into()),
+                    _ => Ok(()),
                 }
-                Ok(n) => {
-                    region.remaining -= n as u64;
-                    if region.remaining == 0 {
-                        regions.pop_front();
-                    }
-                    return Poll::Ready(Ok(n));
+            });
+            if sent > 0 {
+                region.remaining -= sent as u64;
+                if region.remaining == 0 {
+                    regions.pop_front();
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
+                return Poll::Ready(Ok(sent));
+            }
+            // Nothing sent: wait for the socket, or give up on an error.
+            if let Err(e) = outcome
+                && e.kind() != io::ErrorKind::WouldBlock
+            {
+                return Poll::Ready(Err(e));
             }
         }
     }
