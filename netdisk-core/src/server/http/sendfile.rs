@@ -17,7 +17,9 @@
 //!
 //! A head followed by file bytes is written with `MSG_MORE`, so that the kernel sends it in one
 //! segment with the first of them (what nginx's `tcp_nopush` does), not a small packet of its
-//! own that wakes the reader for nothing.
+//! own that wakes the reader for nothing. A `sendfile` that comes up short (the socket's
+//! buffer is full) waits for the socket to drain before the next, as nginx does, rather than
+//! sending slivers as fast as the reader frees room.
 //!
 //! On a page-cache miss, `sendfile` reads the disk on the runtime's thread, as nginx's
 //! `sendfile on` does without `aio threads`; each call sends at most one placeholder frame
