@@ -3,7 +3,7 @@
 //! the head, keeps the connection alive and counts the body's length.
 //!
 //! hyper only writes bytes a body hands it, so a file body ([`body`]) hands it *placeholders*:
-//! slices of [`PLACEHOLDER`], a static block of zeros that no one reads, as many bytes as the
+//! slices of [`PLACEHOLDER`], a block of zeros that no one reads, as many bytes as the
 //! range holds; and, when hyper first asks for a frame, it queues its file region on the
 //! connection ([`Regions`]). The connection's socket ([`Socket`]) recognises placeholder slices
 //! by their address among what hyper writes, and instead of writing them it sends the same
@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll, ready};
 
 use axum::body::{Body, Bytes};
@@ -37,8 +37,10 @@ use hyper::body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-/// The bytes body frames are made of: never read, only recognised by address.
-static PLACEHOLDER: [u8; 2 << 20] = [0; 2 << 20];
+/// The bytes body frames are made of: never read, only recognised by address. Allocated
+/// zeroed once and never touched (`calloc` of 2 MiB maps fresh pages, which take no memory
+/// until used), where a static array would add its 2 MiB to the binary.
+static PLACEHOLDER: LazyLock<Box<[u8]>> = LazyLock::new(|| vec![0; 2 << 20].into_boxed_slice());
 
 /// Whether `slice` lies within [`PLACEHOLDER`].
 fn is_placeholder(slice: &[u8]) -> bool {
