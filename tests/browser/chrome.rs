@@ -137,8 +137,12 @@ async fn session() -> Result<(Client, Child, tempfile::TempDir), String> {
     }
 }
 
+/// Where the page is, and which of its pictures have not loaded (address, `complete`).
+const PAGE_REPORT: &str = "return { url: location.href, unloaded: [...document.images].filter((img) => !(img.complete && img.naturalWidth > 0)).map((img) => [img.src, img.complete]) }";
+
 impl Chrome {
-    /// Waits until `script` (the body of a function) returns true, at most `limit`.
+    /// Waits until `script` (the body of a function) returns true, at most `limit`; a timeout
+    /// names the page and its pictures that did not load.
     pub async fn until(&self, what: &str, limit: Duration, script: &str) {
         let started = Instant::now();
         loop {
@@ -146,7 +150,10 @@ impl Chrome {
             if value.as_bool() == Some(true) {
                 return;
             }
-            assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+            if started.elapsed() >= limit {
+                let page = self.client.execute(PAGE_REPORT, vec![]).await;
+                panic!("{what}: not within {limit:?}; the page: {page:?}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
