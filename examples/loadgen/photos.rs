@@ -140,12 +140,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts, site: &Site) -> anyhow::Result<Vec<Chec
         let s = latencies.summary();
         checks.push(Check::new(
             format!("{what}: p99 with {} clients", opts.clients),
-            format!(
-                "{} ms (p50 {} ms, max {} ms)",
-                ms(s.p99),
-                ms(s.p50),
-                ms(s.max)
-            ),
+            s.p99_text(),
             "< 20 ms",
             s.p99 < PAGE_P99_TARGET,
         ));
@@ -201,12 +196,7 @@ pub async fn run(ctx: &Ctx, opts: &Opts, site: &Site) -> anyhow::Result<Vec<Chec
     let s = all.summary();
     checks.push(Check::new(
         format!("pages: p99 during {} uploads", opts.uploads),
-        format!(
-            "{} ms (p50 {} ms, max {} ms)",
-            ms(s.p99),
-            ms(s.p50),
-            ms(s.max)
-        ),
+        s.p99_text(),
         "< 50 ms",
         s.p99 < BURST_P99_TARGET && uploaded == opts.uploads,
     ));

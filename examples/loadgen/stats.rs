@@ -22,6 +22,18 @@ pub struct Summary {
     pub max: Duration,
 }
 
+impl Summary {
+    /// The p99 in milliseconds, with the p50 and the slowest: `"3.62 ms (p50 1.57 ms, max 10.35 ms)"`.
+    pub fn p99_text(&self) -> String {
+        format!(
+            "{} ms (p50 {} ms, max {} ms)",
+            ms(self.p99),
+            ms(self.p50),
+            ms(self.max)
+        )
+    }
+}
+
 impl Latencies {
     /// Records one request's latency.
     pub fn record(&mut self, latency: Duration) {

@@ -58,7 +58,6 @@ async fn picture(
         Disposition::Inline,
         Caching::Immutable,
     )
-    .await
     .unwrap_or_else(failure::api)
 }
 
@@ -102,7 +101,6 @@ async fn viewing_content(
         disposition,
         Caching::Revalidate,
     )
-    .await
     .unwrap_or_else(failure::api)
 }
 
@@ -128,6 +126,5 @@ async fn file_content(
         Disposition::Attachment,
         Caching::Revalidate,
     )
-    .await
     .unwrap_or_else(failure::api)
 }

@@ -150,7 +150,7 @@ fn content_disposition(disposition: Disposition, name: &str) -> HeaderValue {
 /// Answers `method` with `headers` from `content`, named `name`, to be shown or saved as
 /// `disposition` says and cached as `caching` says; the bytes go out on the connection that
 /// `regions` belongs to.
-pub(super) async fn serve(
+pub(super) fn serve(
     regions: &Regions,
     method: &Method,
     headers: &HeaderMap,
